@@ -1,0 +1,42 @@
+//! `init`: the unsigned policy version 1 template.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{say, CommandError, Context, ExitKind};
+use crate::record::Name;
+use crate::sign::PolicyKey;
+
+/// Write an unsigned policy version 1 (dev → staging → production) to edit and sign.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A signer and their public key file, e.g. alice=keys/alice.pub. Repeat for each signer.
+    #[arg(long = "key", value_name = "NAME=FILE.pub", value_parser = parse_key_arg)]
+    pub keys: Vec<(Name, PathBuf)>,
+    /// Signers that are CI bots: they sign dev only, and are never root.
+    #[arg(long = "ci", value_name = "NAME")]
+    pub ci: Vec<Name>,
+}
+
+fn parse_key_arg(text: &str) -> Result<(Name, PathBuf), String> {
+    let (name, file) = text.split_once('=').ok_or("write NAME=FILE.pub")?;
+    Ok((Name::parse(name).map_err(|e| e.to_string())?, PathBuf::from(file)))
+}
+
+pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
+    let mut keys = BTreeMap::new();
+    for (name, file) in args.keys {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| CommandError::usage(format!("cannot read public key {}: {e}", file.display())))?;
+        let key = PolicyKey::parse(text.trim()).map_err(|e| CommandError::usage(format!("{}: {e}", file.display())))?;
+        if keys.insert(name.clone(), key).is_some() {
+            return Err(CommandError::usage(format!("--key {name} is given twice")));
+        }
+    }
+    let path = crate::append::init(&context.tree, keys, args.ci, context.clock.now())?;
+    say!(context, "wrote {path} (unsigned template)");
+    say!(context, "next: edit it (keys, signers, thresholds, soak, freeze, overlay), then sign it with the root keys:");
+    say!(context, "  gitops-ledger policy sign --key <root key>   (once per root signer)");
+    Ok(ExitKind::Holds)
+}

@@ -1,0 +1,51 @@
+//! `policy sign` and `policy new`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{load_key, say, CommandError, Context, ExitKind};
+use crate::record::Name;
+
+/// Sign or start a policy version.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Sign the newest policy version with a root key (of it, or of the version before it).
+    Sign(SignArgs),
+    /// Copy the newest policy to version N+1, unsigned, to edit and sign.
+    New,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// OpenSSH ed25519 private key (encrypted keys read GITOPS_LEDGER_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Policy name of the signer; default: the name whose key matches --key.
+    #[arg(long, value_name = "NAME")]
+    pub signer: Option<Name>,
+}
+
+pub fn run(context: &mut Context, command: Command) -> Result<ExitKind, CommandError> {
+    match command {
+        Command::Sign(args) => {
+            let key = load_key(&args.key)?;
+            let signed = crate::append::sign_policy(&context.tree, &key, args.signer, context.clock.now())?;
+            say!(context, "signed {} (policy version {}) as {}", signed.path, signed.version, signed.signer);
+            if signed.outstanding.is_empty() {
+                say!(context, "policy version {} is fully signed", signed.version);
+                Ok(ExitKind::Holds)
+            } else {
+                for violation in &signed.outstanding {
+                    say!(context, "still needed: {}", violation.message);
+                }
+                Ok(ExitKind::Holds)
+            }
+        }
+        Command::New => {
+            let path = crate::append::new_policy_version(&context.tree, context.clock.now())?;
+            say!(context, "wrote {path} (unsigned copy of the newest version)");
+            say!(context, "next: edit it, then `gitops-ledger policy sign` with the root keys of the previous and the new version");
+            Ok(ExitKind::Holds)
+        }
+    }
+}

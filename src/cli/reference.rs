@@ -1,0 +1,26 @@
+//! The CLI reference (`docs/cli.md`), generated from the clap definitions so
+//! it cannot drift; a test compares the checked-in file with this output.
+
+use std::fmt::Write;
+
+/// Markdown for every command, in definition order.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# CLI reference\n\n<!-- Generated from the clap definitions by `cargo test` \
+         (GITOPS_LEDGER_BLESS=1 rewrites it); do not edit by hand. -->\n\n",
+    );
+    let mut command = super::command();
+    command.build();
+    write_command(&mut out, &command, "");
+    out
+}
+
+fn write_command(out: &mut String, command: &clap::Command, parent: &str) {
+    let name = if parent.is_empty() { command.get_name().to_string() } else { format!("{parent} {}", command.get_name()) };
+    let _ = writeln!(out, "## `{name}`\n");
+    let mut sub = command.clone().disable_help_flag(false).term_width(100);
+    let _ = writeln!(out, "```text\n{}```\n", sub.render_long_help().to_string().trim_end().to_string() + "\n");
+    for child in command.get_subcommands().filter(|c| c.get_name() != "help") {
+        write_command(out, child, &name);
+    }
+}

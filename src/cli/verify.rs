@@ -1,0 +1,97 @@
+//! `verify`: check every rule over the config repo; CI runs it on each pull request.
+
+use std::io::Write;
+
+use super::{say, CommandError, Context, ExitKind};
+use crate::record::RecordId;
+use crate::verify::{verify, Report, VerifyOptions};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// One JSON object: result, counts, violations, warnings.
+    Json,
+    /// GitHub Actions workflow commands, so a pull request shows them inline.
+    Github,
+}
+
+/// Prove the ledger's rules over the work tree: signatures, chains, provenance, soak, freeze.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Pin policy version 1 by its id (sha256:HEX); without it, the root is trusted on first use.
+    #[arg(long, value_name = "ID")]
+    pub trust: Option<RecordId>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
+    let options = VerifyOptions { trust: args.trust };
+    let report = verify(&context.tree, &options, context.clock.now())?;
+    match args.format {
+        Format::Text => write_text(context, &report)?,
+        Format::Json => write_json(context, &report)?,
+        Format::Github => write_github(context, &report)?,
+    }
+    Ok(if report.holds() { ExitKind::Holds } else { ExitKind::RuleFailed })
+}
+
+fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError> {
+    for warning in &report.warnings {
+        say!(context, "warning: {warning}");
+    }
+    for violation in &report.violations {
+        say!(context, "{violation}");
+    }
+    let c = &report.counts;
+    let summary = format!(
+        "{} records of {} apps, {} signatures, {} policy version{}",
+        c.records,
+        c.apps,
+        c.signatures,
+        c.policies,
+        if c.policies == 1 { "" } else { "s" }
+    );
+    if report.holds() {
+        say!(context, "ok: {summary}: every rule holds");
+    } else {
+        say!(context, "FAILED: {summary}: {} violation(s), {} pending", report.violations.len(), c.pending);
+    }
+    Ok(())
+}
+
+fn write_json(context: &mut Context, report: &Report) -> Result<(), CommandError> {
+    let value = serde_json::json!({
+        "result": if report.holds() { "pass" } else { "fail" },
+        "counts": report.counts,
+        "violations": report.violations,
+        "warnings": report.warnings,
+    });
+    let text = serde_json::to_string_pretty(&value).map_err(CommandError::usage)?;
+    say!(context, "{text}");
+    Ok(())
+}
+
+/// Workflow-command values escape `%`, CR and LF; properties also `:` and `,`.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn write_github(context: &mut Context, report: &Report) -> Result<(), CommandError> {
+    for warning in &report.warnings {
+        say!(context, "::warning title=gitops-ledger::{}", escape_data(warning));
+    }
+    for v in &report.violations {
+        let title = match &v.record {
+            Some(record) => format!("{} ({record})", v.rule),
+            None => v.rule.to_string(),
+        };
+        say!(context, "::error file={},title={}::{}", escape_property(&v.file), escape_property(&title), escape_data(&v.message));
+    }
+    write_text(context, report)
+}

@@ -1,0 +1,209 @@
+//! Time as the ledger sees it: whole UTC seconds written `YYYY-MM-DDTHH:MM:SSZ`,
+//! and the one place the current time comes from.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Name of the variable that fixes "now" for every command. Tests and auditors
+/// replaying a past day set it; production runs leave it unset.
+pub const NOW_ENV: &str = "GITOPS_LEDGER_NOW";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClockError {
+    #[error("`{0}` is not a ledger timestamp: write RFC 3339 in UTC with whole seconds, like 2026-11-24T18:00:00Z")]
+    Format(String),
+    #[error("{NOW_ENV}={0:?} is not a ledger timestamp (like 2026-11-24T18:00:00Z)")]
+    BadNowOverride(String),
+    #[error("duration `{0}` is not <n>s, <n>m, <n>h or <n>d (like 24h)")]
+    Duration(String),
+}
+
+/// A point in time as the ledger writes it. Ordering is chronological.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// Parses exactly `YYYY-MM-DDTHH:MM:SSZ`. Offsets, fractions and lower-case
+    /// separators are refused so that every timestamp has one spelling, which the
+    /// signed canonical form relies on.
+    pub fn parse(text: &str) -> Result<Self, ClockError> {
+        let bad = || ClockError::Format(text.to_string());
+        let body = text.strip_suffix('Z').ok_or_else(bad)?;
+        if body.len() != 19 {
+            return Err(bad());
+        }
+        let naive = NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S").map_err(|_| bad())?;
+        let parsed = Timestamp(naive.and_utc().timestamp());
+        // chrono accepts some lenient forms (e.g. single-digit fields); the round
+        // trip makes sure the text was already in the one canonical spelling.
+        if parsed.to_string() != text {
+            return Err(bad());
+        }
+        Ok(parsed)
+    }
+
+    pub fn from_unix(seconds: i64) -> Option<Self> {
+        DateTime::<Utc>::from_timestamp(seconds, 0).map(|_| Timestamp(seconds))
+    }
+
+    pub fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// `self + seconds`, saturating instead of overflowing on absurd inputs.
+    pub fn plus_seconds(self, seconds: i64) -> Timestamp {
+        Timestamp(self.0.saturating_add(seconds))
+    }
+
+    pub fn seconds_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match DateTime::<Utc>::from_timestamp(self.0, 0) {
+            Some(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%SZ")),
+            None => write!(f, "@{}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A duration written `<n>s`, `<n>m`, `<n>h` or `<n>d`, kept with its spelling
+/// so a policy re-serializes to the bytes that were signed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Span {
+    text: String,
+    seconds: i64,
+}
+
+impl Span {
+    pub fn parse(text: &str) -> Result<Self, ClockError> {
+        let bad = || ClockError::Duration(text.to_string());
+        let unit = text.chars().last().ok_or_else(bad)?;
+        let digits = &text[..text.len() - unit.len_utf8()];
+        let well_formed = !digits.is_empty()
+            && digits.len() <= 9
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        if !well_formed {
+            return Err(bad());
+        }
+        let n: i64 = digits.parse().map_err(|_| bad())?;
+        let scale = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        Ok(Span { text: text.to_string(), seconds: n * scale })
+    }
+
+    pub fn seconds(&self) -> i64 {
+        self.seconds
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Span::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where "now" comes from: the system clock, or [`NOW_ENV`] when set.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    now: Timestamp,
+}
+
+impl Clock {
+    pub fn from_env() -> Result<Self, ClockError> {
+        match std::env::var(NOW_ENV) {
+            Ok(text) => Timestamp::parse(&text)
+                .map(Clock::fixed)
+                .map_err(|_| ClockError::BadNowOverride(text)),
+            Err(_) => Ok(Clock { now: Timestamp(Utc::now().timestamp()) }),
+        }
+    }
+
+    pub fn fixed(now: Timestamp) -> Self {
+        Clock { now }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_one_spelling() {
+        let t = Timestamp::parse("2026-11-24T18:00:00Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-24T18:00:00Z");
+        for bad in [
+            "2026-11-24T18:00:00+00:00",
+            "2026-11-24T18:00:00.5Z",
+            "2026-11-24t18:00:00Z",
+            "2026-11-24 18:00:00Z",
+            "2026-02-30T18:00:00Z",
+            "2026-11-24T18:00:00",
+            "",
+        ] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn spans_parse_units_and_refuse_odd_spellings() {
+        assert_eq!(Span::parse("24h").unwrap().seconds(), 86_400);
+        assert_eq!(Span::parse("0s").unwrap().seconds(), 0);
+        assert_eq!(Span::parse("2d").unwrap().seconds(), 172_800);
+        for bad in ["", "h", "01h", "1w", "-1h", "1.5h", "1234567890s"] {
+            assert!(Span::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! gitops-ledger: a tamper-evident, signed ledger of GitOps environment
+//! promotions, kept in the Kustomize config repo itself.
+//!
+//! The library is the whole tool; `src/main.rs` only calls [`cli::run`].
+#![forbid(unsafe_code)]
+
+pub mod append;
+pub mod canonical;
+pub mod chain;
+pub mod cli;
+pub mod clock;
+pub mod ledger;
+pub mod policy;
+pub mod record;
+pub mod rules;
+pub mod sign;
+pub mod store;
+pub mod verify;

@@ -1,0 +1,234 @@
+//! Where ledger bytes come from and go to: the work tree (read, atomic write)
+//! and git (commits made through gix, never a shelled-out `git`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("{path} already exists: another promotion took this sequence number first; run the command again")]
+    Exists { path: String },
+    #[error("{path} is a symlink or special file; the ledger only reads regular files inside the repo")]
+    NotRegular { path: String },
+    #[error("{path} is larger than the {limit}-byte limit for a ledger file")]
+    TooLarge { path: String, limit: u64 },
+    #[error("git: {context}: {source}")]
+    Git { context: String, source: gix::Error },
+    #[error("git: {0}")]
+    GitSetup(String),
+}
+
+/// What a directory listing says about an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    /// Symlinks, sockets, submodules: never followed, always reported.
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    pub name: String,
+    pub kind: EntryKind,
+}
+
+/// A read-only view of one tree of the config repo.
+pub trait Snapshot: Sync {
+    /// Entries of `dir` (repo-relative, `/`-separated), sorted by name; an absent
+    /// directory lists as empty.
+    fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError>;
+    /// Contents of a regular file, at most `limit` bytes.
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
+}
+
+/// The config repo's work tree.
+#[derive(Clone, Debug)]
+pub struct WorkTree {
+    root: PathBuf,
+}
+
+impl WorkTree {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        WorkTree { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Writes `bytes` to `relative` atomically: a temp file in the same
+    /// directory, synced, then renamed over the target. With `create_new`, an
+    /// existing target is an error (two appends racing for one sequence number).
+    pub fn write_atomic(&self, relative: &str, bytes: &[u8], create_new: bool) -> Result<(), StoreError> {
+        let target = self.path(relative);
+        let wrap = |source| StoreError::Write { path: relative.to_string(), source };
+        let dir = target.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(dir).map_err(wrap)?;
+        let mut temp = tempfile::Builder::new().prefix(".gitops-ledger-").suffix(".tmp").tempfile_in(dir).map_err(wrap)?;
+        temp.write_all(bytes).map_err(wrap)?;
+        temp.as_file().sync_all().map_err(wrap)?;
+        if create_new {
+            temp.persist_noclobber(&target).map_err(|e| match e.error.kind() {
+                std::io::ErrorKind::AlreadyExists => StoreError::Exists { path: relative.to_string() },
+                _ => wrap(e.error),
+            })?;
+        } else {
+            temp.persist(&target).map_err(|e| wrap(e.error))?;
+        }
+        // Make the rename itself durable.
+        if let Ok(handle) = std::fs::File::open(dir) {
+            let _ = handle.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Reads a file that may not exist yet.
+    pub fn read_optional(&self, relative: &str, limit: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        match std::fs::symlink_metadata(self.path(relative)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Read { path: relative.to_string(), source }),
+            Ok(_) => self.read(relative, limit).map(Some),
+        }
+    }
+}
+
+impl Snapshot for WorkTree {
+    fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
+        let wrap = |source| StoreError::Read { path: dir.to_string(), source };
+        let read_dir = match std::fs::read_dir(self.path(dir)) {
+            Ok(read_dir) => read_dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(wrap(e)),
+        };
+        let mut entries = Vec::new();
+        for entry in read_dir {
+            let entry = entry.map_err(wrap)?;
+            let file_type = entry.file_type().map_err(wrap)?;
+            let kind = if file_type.is_file() {
+                EntryKind::File
+            } else if file_type.is_dir() {
+                EntryKind::Dir
+            } else {
+                EntryKind::Other
+            };
+            entries.push(DirEntry { name: entry.file_name().to_string_lossy().into_owned(), kind });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        use std::io::Read;
+        let full = self.path(path);
+        let wrap = |source| StoreError::Read { path: path.to_string(), source };
+        let meta = std::fs::symlink_metadata(&full).map_err(wrap)?;
+        if !meta.file_type().is_file() {
+            return Err(StoreError::NotRegular { path: path.to_string() });
+        }
+        if meta.len() > limit {
+            return Err(StoreError::TooLarge { path: path.to_string(), limit });
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        // `take` bounds the read even if the file grows between stat and read.
+        std::fs::File::open(&full).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes)).map_err(wrap)?;
+        if bytes.len() as u64 > limit {
+            return Err(StoreError::TooLarge { path: path.to_string(), limit });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Commits `files` (paths relative to `work_tree`, already written) on top of
+/// HEAD as one commit, and stages them in the index so `git status` stays
+/// clean. Other staged or unstaged changes are neither committed nor touched.
+pub fn commit_files(work_tree: &Path, files: &[String], message: &str) -> Result<String, StoreError> {
+    let git = |context: &str| {
+        let context = context.to_string();
+        move |source: gix::Error| StoreError::Git { context, source }
+    };
+    let repo = gix::discover(work_tree).map_err(|e| StoreError::GitSetup(format!("{}: {e}", work_tree.display())))?;
+    let repo_root = repo
+        .workdir()
+        .ok_or_else(|| StoreError::GitSetup("--commit needs a repository with a work tree, not a bare one".into()))?
+        .to_path_buf();
+    let canonical = |p: &Path| p.canonicalize().map_err(|source| StoreError::Read { path: p.display().to_string(), source });
+    let prefix = canonical(work_tree)?
+        .strip_prefix(canonical(&repo_root)?)
+        .map(Path::to_path_buf)
+        .map_err(|_| StoreError::GitSetup(format!("{} is outside its repository's work tree", work_tree.display())))?;
+    let in_repo = |file: &str| -> String {
+        let joined = prefix.join(file);
+        joined.to_string_lossy().replace('\\', "/")
+    };
+
+    let parent = match repo.head_id() {
+        Ok(id) => Some(id.detach()),
+        Err(_) if repo.head().map(|h| h.is_unborn()).unwrap_or(false) => None,
+        Err(source) => return Err(git("reading HEAD")(source.into())),
+    };
+    let base_tree = match parent {
+        Some(_) => repo.head_tree_id().map_err(|e| git("reading HEAD's tree")(e.into()))?.detach(),
+        None => gix::ObjectId::empty_tree(repo.object_hash()),
+    };
+    let mut editor = repo.edit_tree(base_tree).map_err(git("editing the tree"))?;
+    let mut staged = Vec::with_capacity(files.len());
+    for file in files {
+        let full = work_tree.join(file);
+        let bytes = std::fs::read(&full).map_err(|source| StoreError::Read { path: file.clone(), source })?;
+        let blob = repo.write_blob(&bytes).map_err(git("writing a blob"))?.detach();
+        let path = in_repo(file);
+        editor
+            .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
+            .map_err(git("editing the tree"))?;
+        staged.push((path, full, blob));
+    }
+    let tree = editor.write().map_err(git("writing the tree"))?.detach();
+    let commit = repo
+        .commit("HEAD", message, tree, parent)
+        .map_err(|source| StoreError::GitSetup(format!(
+            "cannot commit ({source}); set user.name and user.email in the repository's git config"
+        )))?
+        .detach();
+
+    stage_in_index(&repo, &staged)?;
+    Ok(commit.to_string())
+}
+
+fn stage_in_index(repo: &gix::Repository, staged: &[(String, PathBuf, gix::ObjectId)]) -> Result<(), StoreError> {
+    use gix::index::entry::{Flags, Mode, Stat};
+    let index_error = |e: &dyn std::fmt::Display| StoreError::GitSetup(format!("updating the index: {e}"));
+    let index_path = repo.index_path();
+    let mut index = if index_path.exists() {
+        repo.open_index().map_err(|e| index_error(&e))?
+    } else {
+        gix::index::File::from_state(gix::index::State::new(repo.object_hash()), index_path)
+    };
+    for (path, full, blob) in staged {
+        let metadata = gix::index::fs::Metadata::from_path_no_follow(full).map_err(|e| index_error(&e))?;
+        let stat = Stat::from_fs(&metadata).map_err(|e| index_error(&e))?;
+        match index.entry_index_by_path(path.as_str().into()) {
+            Ok(position) => {
+                let entry = &mut index.entries_mut()[position];
+                entry.id = *blob;
+                entry.stat = stat;
+                entry.mode = Mode::FILE;
+            }
+            Err(_) => {
+                index.dangerously_push_entry(stat, *blob, Flags::empty(), Mode::FILE, path.as_str().into());
+                index.sort_entries();
+            }
+        }
+    }
+    // The cached trees no longer match the entries; git rebuilds them when needed.
+    index.remove_tree();
+    index.write(gix::index::write::Options::default()).map_err(|e| index_error(&e))
+}
