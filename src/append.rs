@@ -116,7 +116,12 @@ pub struct Written {
 }
 
 /// Appends a signed promotion (or rollback) record.
-pub fn promote(tree: &WorkTree, request: PromoteRequest, key: &SigningKey, now: Timestamp) -> Result<Written, AppendError> {
+pub fn promote(
+    tree: &WorkTree,
+    request: PromoteRequest,
+    key: &SigningKey,
+    now: Timestamp,
+) -> Result<Written, AppendError> {
     let policies = signed_policies(tree, now)?;
     let policy_file = policies.last().ok_or_else(|| AppendError::Usage("no policy".into()))?;
     let policy = &policy_file.policy;
@@ -150,10 +155,16 @@ pub fn promote(tree: &WorkTree, request: PromoteRequest, key: &SigningKey, now: 
                 &record_path(&request.app, history.last().map_or(1, |l| l.seq + 1)),
                 None,
                 Rule::Provenance,
-                format!("{upstream} runs nothing of {} yet, so there is nothing to promote to {}", request.app, env.name),
+                format!(
+                    "{upstream} runs nothing of {} yet, so there is nothing to promote to {}",
+                    request.app, env.name
+                ),
             )])
         })?;
-        state.iter().map(|(name, s)| Image { name: name.clone(), digest: s.digest.clone(), tag: s.tag.clone() }).collect()
+        state
+            .iter()
+            .map(|(name, s)| Image { name: name.clone(), digest: s.digest.clone(), tag: s.tag.clone() })
+            .collect()
     };
 
     let seq = history.last().map_or(1, |l| l.seq + 1);
@@ -177,8 +188,10 @@ pub fn promote(tree: &WorkTree, request: PromoteRequest, key: &SigningKey, now: 
     record.signatures.push(Signature { signer, sig: key.sign(&message)? });
     let verdicts = rules::signature_verdicts(policy, &message, &record.signatures);
     let candidate = Candidate { path: &path, record: &record, verdicts: &verdicts };
-    let problems: Vec<Violation> =
-        check_record(&candidate, &history, Policies(&policies), now).into_iter().filter(|v| v.rule != Rule::Threshold).collect();
+    let problems: Vec<Violation> = check_record(&candidate, &history, Policies(&policies), now)
+        .into_iter()
+        .filter(|v| v.rule != Rule::Threshold)
+        .collect();
     if !problems.is_empty() {
         return Err(AppendError::Refused(problems));
     }
@@ -218,7 +231,14 @@ fn refuse_if_last_is_pending(records: &[RecordFile], policies: Policies) -> Resu
 }
 
 /// Adds `key`'s signature to record `seq` of `app`, which must be the newest.
-pub fn approve(tree: &WorkTree, app: &Name, seq: u64, key: &SigningKey, signer: Option<Name>, now: Timestamp) -> Result<Written, AppendError> {
+pub fn approve(
+    tree: &WorkTree,
+    app: &Name,
+    seq: u64,
+    key: &SigningKey,
+    signer: Option<Name>,
+    now: Timestamp,
+) -> Result<Written, AppendError> {
     let policies = signed_policies(tree, now)?;
     let (mut records, _) = app_history(tree, app, now)?;
     let newest = records.last().map_or(0, |r| r.record.seq);
@@ -283,15 +303,20 @@ pub struct PolicySigned {
 }
 
 /// Signs the newest policy version with a root key of it or of the version before.
-pub fn sign_policy(tree: &WorkTree, key: &SigningKey, signer: Option<Name>, now: Timestamp) -> Result<PolicySigned, AppendError> {
+pub fn sign_policy(
+    tree: &WorkTree,
+    key: &SigningKey,
+    signer: Option<Name>,
+    now: Timestamp,
+) -> Result<PolicySigned, AppendError> {
     let loaded = load_policies(tree)?;
     if !loaded.problems.is_empty() {
         return Err(AppendError::Refused(loaded.problems));
     }
     let mut policies = loaded.value;
-    let newest = policies.pop().ok_or_else(|| {
-        AppendError::Usage("there is no policy to sign; run `gitops-ledger init` first".into())
-    })?;
+    let newest = policies
+        .pop()
+        .ok_or_else(|| AppendError::Usage("there is no policy to sign; run `gitops-ledger init` first".into()))?;
     let previous = policies.last().map(|p| &p.policy);
     let signer = match resolve_signer(&newest.policy, key, signer.clone()) {
         Ok(name) => name,
@@ -300,9 +325,15 @@ pub fn sign_policy(tree: &WorkTree, key: &SigningKey, signer: Option<Name>, now:
             None => return Err(err),
         },
     };
-    let is_root = newest.policy.root.signers.contains(&signer) || previous.is_some_and(|p| p.root.signers.contains(&signer));
+    let is_root =
+        newest.policy.root.signers.contains(&signer) || previous.is_some_and(|p| p.root.signers.contains(&signer));
     let refuse = |message: String| {
-        AppendError::Refused(vec![Violation::new(&newest.path, Some(format!("policy@{}", newest.policy.version)), Rule::Signature, message)])
+        AppendError::Refused(vec![Violation::new(
+            &newest.path,
+            Some(format!("policy@{}", newest.policy.version)),
+            Rule::Signature,
+            message,
+        )])
     };
     if !is_root {
         return Err(refuse(format!("{signer} is not a root signer of this or the previous policy version")));
@@ -314,10 +345,8 @@ pub fn sign_policy(tree: &WorkTree, key: &SigningKey, signer: Option<Name>, now:
     policy.signatures.push(Signature { signer: signer.clone(), sig: key.sign(&newest.message)? });
     let signed = PolicyFile::new(newest.path.clone(), policy)?;
     policies.push(signed);
-    let outstanding: Vec<Violation> = check_policies(&policies, now, None)
-        .into_iter()
-        .filter(|v| v.file == newest.path)
-        .collect();
+    let outstanding: Vec<Violation> =
+        check_policies(&policies, now, None).into_iter().filter(|v| v.file == newest.path).collect();
     // Anything but "not enough signatures yet" means the signature made things worse.
     let broken: Vec<Violation> =
         outstanding.iter().filter(|v| !matches!(v.rule, Rule::Threshold | Rule::Policy)).cloned().collect();
@@ -332,7 +361,8 @@ pub fn sign_policy(tree: &WorkTree, key: &SigningKey, signer: Option<Name>, now:
 /// Copies the newest (fully signed) policy to version N+1, unsigned.
 pub fn new_policy_version(tree: &WorkTree, now: Timestamp) -> Result<String, AppendError> {
     let policies = signed_policies(tree, now)?;
-    let newest = policies.last().ok_or_else(|| AppendError::Usage("there is no policy yet; run `gitops-ledger init`".into()))?;
+    let newest =
+        policies.last().ok_or_else(|| AppendError::Usage("there is no policy yet; run `gitops-ledger init`".into()))?;
     let mut policy = newest.policy.clone();
     policy.version += 1;
     policy.at = now;
@@ -343,7 +373,12 @@ pub fn new_policy_version(tree: &WorkTree, now: Timestamp) -> Result<String, App
 }
 
 /// Writes the unsigned policy version 1 template.
-pub fn init(tree: &WorkTree, keys: BTreeMap<Name, PolicyKey>, ci: Vec<Name>, now: Timestamp) -> Result<String, AppendError> {
+pub fn init(
+    tree: &WorkTree,
+    keys: BTreeMap<Name, PolicyKey>,
+    ci: Vec<Name>,
+    now: Timestamp,
+) -> Result<String, AppendError> {
     for name in &ci {
         if !keys.contains_key(name) {
             return Err(AppendError::Usage(format!("--ci {name}: give its public key with --key {name}=FILE.pub")));
@@ -352,7 +387,9 @@ pub fn init(tree: &WorkTree, keys: BTreeMap<Name, PolicyKey>, ci: Vec<Name>, now
     let policy = crate::policy::template(keys, ci, now);
     let path = policy_path(1);
     tree.write_atomic(&path, &policy.to_pretty_json(), true).map_err(|err| match err {
-        StoreError::Exists { path } => AppendError::Usage(format!("{path} already exists; this repo has a ledger (use `policy new` to change the policy)")),
+        StoreError::Exists { path } => AppendError::Usage(format!(
+            "{path} already exists; this repo has a ledger (use `policy new` to change the policy)"
+        )),
         other => other.into(),
     })?;
     Ok(path)

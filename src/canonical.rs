@@ -125,7 +125,8 @@ mod tests {
     /// The typed fast path must give the canonicalizer's bytes on every shape.
     #[test]
     fn typed_canonical_form_equals_jcs_of_the_parsed_json() {
-        for reason in [None, Some("weekly release"), Some("quote \" backslash \\ tab \t nl \n ctl \u{1} é € 😀 \u{7f}")] {
+        for reason in [None, Some("weekly release"), Some("quote \" backslash \\ tab \t nl \n ctl \u{1} é € 😀 \u{7f}")]
+        {
             for tag in [None, Some("v1.4.2")] {
                 for signatures in [0, 1, 3] {
                     let value = record_json(reason, tag, signatures);

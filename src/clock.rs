@@ -160,9 +160,7 @@ pub struct Clock {
 impl Clock {
     pub fn from_env() -> Result<Self, ClockError> {
         match std::env::var(NOW_ENV) {
-            Ok(text) => Timestamp::parse(&text)
-                .map(Clock::fixed)
-                .map_err(|_| ClockError::BadNowOverride(text)),
+            Ok(text) => Timestamp::parse(&text).map(Clock::fixed).map_err(|_| ClockError::BadNowOverride(text)),
             Err(_) => Ok(Clock { now: Timestamp(Utc::now().timestamp()) }),
         }
     }

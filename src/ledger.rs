@@ -55,7 +55,10 @@ pub fn load_policies(snapshot: &dyn Snapshot) -> Result<Loaded<Vec<PolicyFile>>,
     for entry in snapshot.list(POLICY_DIR)? {
         let path = format!("{POLICY_DIR}/{}", entry.name);
         if entry.kind != EntryKind::File || sequence_file_number(&entry.name).is_none() {
-            loaded.problems.push(schema_problem(&path, "is not a policy file; policy versions are regular files named NNNNNNNN.json"));
+            loaded.problems.push(schema_problem(
+                &path,
+                "is not a policy file; policy versions are regular files named NNNNNNNN.json",
+            ));
             continue;
         }
         match snapshot.read(&path, MAX_POLICY_BYTES as u64) {
@@ -74,7 +77,10 @@ pub fn load_policies(snapshot: &dyn Snapshot) -> Result<Loaded<Vec<PolicyFile>>,
 
 /// Messages from lower layers start with the path; the violation names it already.
 fn strip_path(message: &str, path: &str) -> String {
-    message.strip_prefix(path).map(|m| m.trim_start_matches([':', ' ']).to_string()).unwrap_or_else(|| message.to_string())
+    message
+        .strip_prefix(path)
+        .map(|m| m.trim_start_matches([':', ' ']).to_string())
+        .unwrap_or_else(|| message.to_string())
 }
 
 /// One app's records in sequence order.
@@ -104,7 +110,12 @@ pub fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<Record
     Ok(Loaded { value: records, problems })
 }
 
-fn read_record(snapshot: &dyn Snapshot, app: &Name, path: String, seq: u64) -> Result<Result<RecordFile, Violation>, StoreError> {
+fn read_record(
+    snapshot: &dyn Snapshot,
+    app: &Name,
+    path: String,
+    seq: u64,
+) -> Result<Result<RecordFile, Violation>, StoreError> {
     let bytes = match snapshot.read(&path, MAX_RECORD_BYTES as u64) {
         Ok(bytes) => bytes,
         Err(err @ (StoreError::NotRegular { .. } | StoreError::TooLarge { .. })) => {

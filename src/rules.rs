@@ -123,7 +123,11 @@ pub fn signature_verdicts(policy: &Policy, message: &[u8], signatures: &[Signatu
 }
 
 /// Distinct signers in `allowed` with a valid signature.
-fn valid_distinct<'s>(signatures: &'s [Signature], verdicts: &SignatureVerdicts, allowed: &[Name]) -> BTreeSet<&'s Name> {
+fn valid_distinct<'s>(
+    signatures: &'s [Signature],
+    verdicts: &SignatureVerdicts,
+    allowed: &[Name],
+) -> BTreeSet<&'s Name> {
     signatures
         .iter()
         .zip(verdicts)
@@ -147,9 +151,10 @@ pub fn check_link(path: &str, record: &Record, last: Option<&ChainLink>, now: Ti
     let mut out = Vec::new();
     let mut fail = |rule: Rule, message: String| out.push(Violation::new(path, label.clone(), rule, message));
     match last {
-        None if record.seq != 1 => {
-            fail(Rule::Chain, format!("seq is {} but this is the app's first record; the chain starts at 1", record.seq))
-        }
+        None if record.seq != 1 => fail(
+            Rule::Chain,
+            format!("seq is {} but this is the app's first record; the chain starts at 1", record.seq),
+        ),
         Some(prev) if record.seq != prev.seq + 1 => fail(
             Rule::Chain,
             format!("seq {} does not follow {}: records were deleted or reordered", record.seq, prev.seq),
@@ -167,16 +172,28 @@ pub fn check_link(path: &str, record: &Record, last: Option<&ChainLink>, now: Ti
                 );
             }
             if record.at < prev.at {
-                fail(Rule::Chain, format!("at {} is earlier than the previous record's {}; time never goes backwards", record.at, prev.at));
+                fail(
+                    Rule::Chain,
+                    format!(
+                        "at {} is earlier than the previous record's {}; time never goes backwards",
+                        record.at, prev.at
+                    ),
+                );
             }
             if record.policy < prev.policy {
-                fail(Rule::Chain, format!("cites policy {} but the previous record already cited {}", record.policy, prev.policy));
+                fail(
+                    Rule::Chain,
+                    format!("cites policy {} but the previous record already cited {}", record.policy, prev.policy),
+                );
             }
         }
         None => {}
     }
     if record.at.seconds_since(now) > MAX_CLOCK_SKEW_SECONDS {
-        fail(Rule::Chain, format!("at {} is in the future (now is {now}); a forward-dated record could fake a soak", record.at));
+        fail(
+            Rule::Chain,
+            format!("at {} is in the future (now is {now}); a forward-dated record could fake a soak", record.at),
+        );
     }
 
     out
@@ -206,7 +223,10 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
     let Some(env) = policy.environment(&record.env) else {
         fail(
             Rule::Policy,
-            format!("environment {} is not in policy version {}; add it to a new policy version first", record.env, policy.version),
+            format!(
+                "environment {} is not in policy version {}; add it to a new policy version first",
+                record.env, policy.version
+            ),
         );
         return out;
     };
@@ -345,7 +365,14 @@ pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&Re
         let mut fail = |rule: Rule, message: String| out.push(Violation::new(&file.path, label.clone(), rule, message));
         let expected = index as u64 + 1;
         if policy.version != expected {
-            fail(Rule::Policy, format!("policy versions jump from {} to {}; versions run 1, 2, 3 without gaps", expected - 1, policy.version));
+            fail(
+                Rule::Policy,
+                format!(
+                    "policy versions jump from {} to {}; versions run 1, 2, 3 without gaps",
+                    expected - 1,
+                    policy.version
+                ),
+            );
             break;
         }
         let verdicts = signature_verdicts(policy, &file.message, &policy.signatures);
@@ -373,7 +400,10 @@ pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&Re
                 }
                 _ => fail(
                     Rule::Signature,
-                    format!("{} is not a root signer of this or the previous version, so may not sign it", signature.signer),
+                    format!(
+                        "{} is not a root signer of this or the previous version, so may not sign it",
+                        signature.signer
+                    ),
                 ),
             }
         }
@@ -402,7 +432,10 @@ pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&Re
                 );
             }
             if policy.at < previous.at {
-                fail(Rule::Policy, format!("at {} is earlier than version {}'s {}", policy.at, previous.version, previous.at));
+                fail(
+                    Rule::Policy,
+                    format!("at {} is earlier than version {}'s {}", policy.at, previous.version, previous.at),
+                );
             }
         }
         if policy.at.seconds_since(now) > MAX_CLOCK_SKEW_SECONDS {

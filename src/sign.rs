@@ -119,8 +119,8 @@ impl PolicyKey {
         if sshsig.public_key() != &self.key_data {
             return Err(SignatureProblem::WrongKey);
         }
-        let signature = ed25519_dalek::Signature::from_slice(sshsig.signature_bytes())
-            .map_err(|_| SignatureProblem::NotSshsig)?;
+        let signature =
+            ed25519_dalek::Signature::from_slice(sshsig.signature_bytes()).map_err(|_| SignatureProblem::NotSshsig)?;
         // The reserved field is part of the signed data; SSHSIG v1 leaves it empty.
         if !sshsig.reserved().is_empty() {
             return Err(SignatureProblem::NotSshsig);
@@ -165,8 +165,8 @@ impl SigningKey {
         let text = Zeroizing::new(
             std::fs::read_to_string(path).map_err(|source| SignError::Read { path: path.into(), source })?,
         );
-        let mut key =
-            PrivateKey::from_openssh(text.as_bytes()).map_err(|source| SignError::NotAKey { path: path.into(), source })?;
+        let mut key = PrivateKey::from_openssh(text.as_bytes())
+            .map_err(|source| SignError::NotAKey { path: path.into(), source })?;
         if key.algorithm() != Algorithm::Ed25519 {
             return Err(SignError::NotEd25519 { path: path.into(), algorithm: key.algorithm().to_string() });
         }
@@ -209,8 +209,7 @@ impl SigningKey {
                 return Err(SignError::KeyExists { path: p.into() });
             }
         }
-        let mut key =
-            PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).map_err(SignError::Generate)?;
+        let mut key = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).map_err(SignError::Generate)?;
         key.set_comment(comment);
         let private_text = key.to_openssh(LineEnding::LF).map_err(SignError::Generate)?;
         let public_text = key.public_key().to_openssh().map_err(SignError::Generate)?;
@@ -254,6 +253,19 @@ fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), SignError>
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(wrap)
 }
 
+impl serde::Serialize for PolicyKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PolicyKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        PolicyKey::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,18 +295,5 @@ mod tests {
         SigningKey::generate(&path, "test").unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(matches!(SigningKey::generate(&path, "again"), Err(SignError::KeyExists { .. })));
-    }
-}
-
-impl serde::Serialize for PolicyKey {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for PolicyKey {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        PolicyKey::parse(&text).map_err(serde::de::Error::custom)
     }
 }

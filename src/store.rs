@@ -73,7 +73,8 @@ impl WorkTree {
         let wrap = |source| StoreError::Write { path: relative.to_string(), source };
         let dir = target.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir).map_err(wrap)?;
-        let mut temp = tempfile::Builder::new().prefix(".gitops-ledger-").suffix(".tmp").tempfile_in(dir).map_err(wrap)?;
+        let mut temp =
+            tempfile::Builder::new().prefix(".gitops-ledger-").suffix(".tmp").tempfile_in(dir).map_err(wrap)?;
         temp.write_all(bytes).map_err(wrap)?;
         temp.as_file().sync_all().map_err(wrap)?;
         if create_new {
@@ -160,7 +161,8 @@ pub fn commit_files(work_tree: &Path, files: &[String], message: &str) -> Result
         .workdir()
         .ok_or_else(|| StoreError::GitSetup("--commit needs a repository with a work tree, not a bare one".into()))?
         .to_path_buf();
-    let canonical = |p: &Path| p.canonicalize().map_err(|source| StoreError::Read { path: p.display().to_string(), source });
+    let canonical =
+        |p: &Path| p.canonicalize().map_err(|source| StoreError::Read { path: p.display().to_string(), source });
     let prefix = canonical(work_tree)?
         .strip_prefix(canonical(&repo_root)?)
         .map(Path::to_path_buf)
@@ -173,10 +175,10 @@ pub fn commit_files(work_tree: &Path, files: &[String], message: &str) -> Result
     let parent = match repo.head_id() {
         Ok(id) => Some(id.detach()),
         Err(_) if repo.head().map(|h| h.is_unborn()).unwrap_or(false) => None,
-        Err(source) => return Err(git("reading HEAD")(source.into())),
+        Err(source) => return Err(git("reading HEAD")(source)),
     };
     let base_tree = match parent {
-        Some(_) => repo.head_tree_id().map_err(|e| git("reading HEAD's tree")(e.into()))?.detach(),
+        Some(_) => repo.head_tree_id().map_err(|e| git("reading HEAD's tree")(e))?.detach(),
         None => gix::ObjectId::empty_tree(repo.object_hash()),
     };
     let mut editor = repo.edit_tree(base_tree).map_err(git("editing the tree"))?;
@@ -186,17 +188,17 @@ pub fn commit_files(work_tree: &Path, files: &[String], message: &str) -> Result
         let bytes = std::fs::read(&full).map_err(|source| StoreError::Read { path: file.clone(), source })?;
         let blob = repo.write_blob(&bytes).map_err(git("writing a blob"))?.detach();
         let path = in_repo(file);
-        editor
-            .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
-            .map_err(git("editing the tree"))?;
+        editor.upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob).map_err(git("editing the tree"))?;
         staged.push((path, full, blob));
     }
     let tree = editor.write().map_err(git("writing the tree"))?.detach();
     let commit = repo
         .commit("HEAD", message, tree, parent)
-        .map_err(|source| StoreError::GitSetup(format!(
-            "cannot commit ({source}); set user.name and user.email in the repository's git config"
-        )))?
+        .map_err(|source| {
+            StoreError::GitSetup(format!(
+                "cannot commit ({source}); set user.name and user.email in the repository's git config"
+            ))
+        })?
         .detach();
 
     stage_in_index(&repo, &staged)?;

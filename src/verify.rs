@@ -62,7 +62,8 @@ pub fn verify_ledger(ledger: &Ledger, options: &VerifyOptions, now: Timestamp) -
         }
     }
     let policies = Policies(&ledger.policies);
-    let per_app: Vec<Vec<Violation>> = ledger.apps.par_iter().map(|(_, records)| verify_app(records, policies, now)).collect();
+    let per_app: Vec<Vec<Violation>> =
+        ledger.apps.par_iter().map(|(_, records)| verify_app(records, policies, now)).collect();
     for app_violations in per_app {
         violations.extend(app_violations);
     }

@@ -26,7 +26,8 @@ pub struct Args {
 fn parse_target(text: &str) -> Result<(Name, u64), String> {
     let (app, seq) = text.split_once('@').ok_or("write APP@SEQ, like api-service@7")?;
     let app = Name::parse(app).map_err(|e| e.to_string())?;
-    let seq = seq.parse().map_err(|_| format!("`{seq}` is not a sequence number; write APP@SEQ, like api-service@7"))?;
+    let seq =
+        seq.parse().map_err(|_| format!("`{seq}` is not a sequence number; write APP@SEQ, like api-service@7"))?;
     Ok((app, seq))
 }
 

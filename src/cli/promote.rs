@@ -11,10 +11,12 @@ use crate::record::{Image, Kind, Name};
 /// Append a signed promotion record; without --image, promote what the upstream environment runs.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The app, as named under promotions/apps/.
     #[arg(long, value_name = "APP")]
-    pub app: Name,
+    pub app: String,
+    /// The environment to promote into, as named in the policy.
     #[arg(long, value_name = "ENV")]
-    pub env: Name,
+    pub env: String,
     /// Image to set, by digest: NAME@sha256:HEX, optionally =TAG as a label. Repeatable.
     #[arg(long = "image", value_name = "NAME@sha256:HEX[=TAG]", value_parser = Image::parse_cli)]
     pub images: Vec<Image>,
@@ -43,10 +45,18 @@ pub(crate) fn parse_at(text: &str) -> Result<Timestamp, String> {
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
+    // A name outside the syntax would make a path outside promotions/apps/: a
+    // broken rule of the ledger (exit 1), like every other refusal to append.
+    let name = |flag: &str, text: &str| {
+        Name::parse(text)
+            .map_err(|e| CommandError::rule(format!("refused, nothing was written: {flag}: {e} (rule: schema)")))
+    };
+    let app = name("--app", &args.app)?;
+    let env = name("--env", &args.env)?;
     let key = load_key(&args.key)?;
     let request = PromoteRequest {
-        app: args.app,
-        env: args.env,
+        app,
+        env,
         images: args.images,
         signer: args.signer,
         reason: args.reason,
@@ -88,7 +98,12 @@ pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result
 
 /// Commits `path`; if that fails, puts the file back as it was (`previous`
 /// content, or removed) so a failed command leaves the tree unchanged.
-pub(crate) fn commit_or_undo(context: &mut Context, path: &str, message: &str, previous: Option<Vec<u8>>) -> Result<(), CommandError> {
+pub(crate) fn commit_or_undo(
+    context: &mut Context,
+    path: &str,
+    message: &str,
+    previous: Option<Vec<u8>>,
+) -> Result<(), CommandError> {
     match crate::store::commit_files(context.tree.root(), &[path.to_string()], message) {
         Ok(commit) => {
             say!(context, "committed {commit}");

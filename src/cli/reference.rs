@@ -16,10 +16,13 @@ pub fn reference_markdown() -> String {
 }
 
 fn write_command(out: &mut String, command: &clap::Command, parent: &str) {
-    let name = if parent.is_empty() { command.get_name().to_string() } else { format!("{parent} {}", command.get_name()) };
+    let name =
+        if parent.is_empty() { command.get_name().to_string() } else { format!("{parent} {}", command.get_name()) };
     let _ = writeln!(out, "## `{name}`\n");
     let mut sub = command.clone().disable_help_flag(false).term_width(100);
-    let _ = writeln!(out, "```text\n{}```\n", sub.render_long_help().to_string().trim_end().to_string() + "\n");
+    let help = sub.render_long_help().to_string();
+    let help: Vec<&str> = help.trim_end().lines().map(str::trim_end).collect();
+    let _ = writeln!(out, "```text\n{}\n```\n", help.join("\n"));
     for child in command.get_subcommands().filter(|c| c.get_name() != "help") {
         write_command(out, child, &name);
     }

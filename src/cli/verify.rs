@@ -91,7 +91,13 @@ fn write_github(context: &mut Context, report: &Report) -> Result<(), CommandErr
             Some(record) => format!("{} ({record})", v.rule),
             None => v.rule.to_string(),
         };
-        say!(context, "::error file={},title={}::{}", escape_property(&v.file), escape_property(&title), escape_data(&v.message));
+        say!(
+            context,
+            "::error file={},title={}::{}",
+            escape_property(&v.file),
+            escape_property(&title),
+            escape_data(&v.message)
+        );
     }
     write_text(context, report)
 }

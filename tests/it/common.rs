@@ -1,0 +1,209 @@
+//! A tiny test-repo helper: a temp dir holding `repo/` (a real git repo) and
+//! `keys/` (the shared test keys), and the binary run hermetically in it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// "Now" for every command unless a test says otherwise.
+pub const NOW: &str = "2026-11-28T10:00:00Z";
+/// Test keys from the conformance vectors (never used for anything real).
+pub const KEYS: [&str; 4] = ["alice", "bob", "carol", "ci"];
+
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+pub fn digest(fill: char) -> String {
+    format!("sha256:{}", fill.to_string().repeat(64))
+}
+
+pub struct TestRepo {
+    _temp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub keys: PathBuf,
+    pub now: String,
+}
+
+impl TestRepo {
+    /// An empty git repo with a fixed author, and the test keys beside it.
+    pub fn new() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("repo");
+        let keys = temp.path().join("keys");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&keys).unwrap();
+        for name in KEYS {
+            for file in [name.to_string(), format!("{name}.pub")] {
+                let target = keys.join(&file);
+                std::fs::copy(data_dir().join("vectors/keys").join(&file), &target).unwrap();
+                set_mode(&target, if file.ends_with(".pub") { 0o644 } else { 0o600 });
+            }
+        }
+        let repo = TestRepo { _temp: temp, root, keys, now: NOW.to_string() };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.name", "Test Author"]);
+        repo.git(&["config", "user.email", "author@example.invalid"]);
+        repo
+    }
+
+    /// A repo whose policy version 1 names alice, bob, carol (humans) and ci
+    /// (the bot), signed by alice and bob, committed.
+    pub fn with_signed_policy() -> Self {
+        let repo = TestRepo::new();
+        repo.init_policy(|_| {});
+        repo
+    }
+
+    /// `init` with every test key, `edit` applied, signed by alice and bob, committed.
+    pub fn init_policy(&self, edit: impl FnOnce(&mut Value)) {
+        let mut args = vec!["init".to_string()];
+        for name in KEYS {
+            args.push("--key".into());
+            args.push(format!("{name}={}", self.key(&format!("{name}.pub")).display()));
+        }
+        args.extend(["--ci".into(), "ci".into()]);
+        self.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        self.edit_json("promotions/policy/00000001.json", edit);
+        self.ok(&["policy", "sign", "--key", &self.key_str("alice")]);
+        self.ok(&["policy", "sign", "--key", &self.key_str("bob")]);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", "policy version 1"]);
+    }
+
+    pub fn key(&self, name: &str) -> PathBuf {
+        self.keys.join(name)
+    }
+
+    pub fn key_str(&self, name: &str) -> String {
+        self.key(name).display().to_string()
+    }
+
+    /// The binary with a cleared environment, git pointed away from any
+    /// user or system config, and the clock fixed at `self.now`.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("gitops-ledger").unwrap();
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.keys.parent().unwrap())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_SYSTEM", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GITOPS_LEDGER_NOW", &self.now)
+            .current_dir(&self.root);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs and asserts exit 0, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and asserts the exit code, returning stdout + stderr.
+    pub fn fails(&self, code: i32, args: &[&str]) -> String {
+        let out = self.run(args);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(code), "{args:?} should exit {code}; output:\n{text}");
+        text
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&self.root)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_SYSTEM", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn status(&self) -> String {
+        self.git(&["status", "--porcelain", "--untracked-files=all"])
+    }
+
+    pub fn commit_count(&self) -> usize {
+        self.git(&["rev-list", "--count", "HEAD"]).trim().parse().unwrap()
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.root.join(path)).unwrap()
+    }
+
+    pub fn read_json(&self, path: &str) -> Value {
+        serde_json::from_str(&self.read(path)).unwrap()
+    }
+
+    pub fn write(&self, path: &str, text: &str) {
+        let full = self.root.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+
+    pub fn edit_json(&self, path: &str, edit: impl FnOnce(&mut Value)) {
+        let mut value = self.read_json(path);
+        edit(&mut value);
+        self.write(path, &(serde_json::to_string_pretty(&value).unwrap() + "\n"));
+    }
+
+    /// Promotes `image` (ghcr.io/o/api@digest) of app `api` to `env` at `at`, committed.
+    pub fn promote(&self, env: &str, fill: char, key: &str, at: &str) -> String {
+        self.ok(&[
+            "promote",
+            "--app",
+            "api",
+            "--env",
+            env,
+            "--image",
+            &format!("ghcr.io/o/api@{}", digest(fill)),
+            "--key",
+            &self.key_str(key),
+            "--at",
+            at,
+            "--commit",
+        ])
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) {}
+
+/// RFC 8785 canonical bytes and id of a JSON file, computed with the
+/// canonicalizer directly (not through the crate's typed fast path).
+pub fn independent_id(value: &Value) -> String {
+    use sha2::Digest as _;
+    let bytes = serde_json_canonicalizer::to_vec(value).unwrap();
+    format!("sha256:{}", hex(&sha2::Sha256::digest(&bytes)))
+}
+
+pub fn independent_message(value: &Value) -> Vec<u8> {
+    let mut unsigned = value.clone();
+    unsigned.as_object_mut().unwrap().remove("signatures");
+    serde_json_canonicalizer::to_vec(&unsigned).unwrap()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

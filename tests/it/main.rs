@@ -1,0 +1,11 @@
+//! The one integration test binary: the built `gitops-ledger` run as a user
+//! would, on real temporary git repositories, with a fixed clock and keys.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod cli_reference;
+mod conformance;
+mod interop;
+mod promote_flow;
+mod refusals;
