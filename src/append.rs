@@ -298,6 +298,7 @@ pub struct PolicySigned {
     pub path: String,
     pub version: u64,
     pub signer: Name,
+    pub id: RecordId,
     /// What still keeps the policy chain from verifying (missing root signatures).
     pub outstanding: Vec<Violation>,
 }
@@ -355,7 +356,13 @@ pub fn sign_policy(
     }
     let written = policies.last().ok_or_else(|| AppendError::Usage("no policy".into()))?;
     tree.write_atomic(&written.path, &written.policy.to_pretty_json(), false)?;
-    Ok(PolicySigned { path: written.path.clone(), version: written.policy.version, signer, outstanding })
+    Ok(PolicySigned {
+        path: written.path.clone(),
+        version: written.policy.version,
+        signer,
+        id: written.id.clone(),
+        outstanding,
+    })
 }
 
 /// Copies the newest (fully signed) policy to version N+1, unsigned.

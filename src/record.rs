@@ -98,7 +98,7 @@ validated_string!(
 );
 validated_string!(
     /// A record or policy id: `sha256:` and the hex SHA-256 of its canonical form.
-    RecordId, is_digest, "a record id: write sha256: followed by 64 lower-case hex digits"
+    RecordId, is_digest, "an id: write sha256: followed by 64 lower-case hex digits"
 );
 validated_string!(
     /// An OCI repository name as the base manifests write it (the kustomize

@@ -265,8 +265,10 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
             fail(Rule::Signature, format!("{} signed twice; a signer counts once", signature.signer));
         }
     }
+    // With a bad signature the record was altered or forged: that is the
+    // finding, and asking for approvals of it would be the wrong advice.
     let missing = missing_approvals(record, policy, verdicts);
-    if missing > 0 {
+    if missing > 0 && verdicts.iter().all(Result::is_ok) {
         fail(
             Rule::Threshold,
             format!(

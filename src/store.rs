@@ -232,5 +232,9 @@ fn stage_in_index(repo: &gix::Repository, staged: &[(String, PathBuf, gix::Objec
     }
     // The cached trees no longer match the entries; git rebuilds them when needed.
     index.remove_tree();
-    index.write(gix::index::write::Options::default()).map_err(|e| index_error(&e))
+    // Honour `index.skipHash` as git does: on a very large repo the checksum
+    // over the whole index is a large part of a commit's cost.
+    let skip_hash = repo.config_snapshot().boolean("index.skipHash").unwrap_or(false);
+    let options = gix::index::write::Options { skip_hash, ..Default::default() };
+    index.write(options).map_err(|e| index_error(&e))
 }

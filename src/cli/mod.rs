@@ -105,6 +105,22 @@ macro_rules! say {
 pub(crate) use say;
 
 /// Loads `--key` with the passphrase from the environment, if any.
+/// Like ssh-keygen, it warns about a private key others can read; unlike
+/// ssh-keygen it still signs, since CI secrets are often mounted 0644.
 pub(crate) fn load_key(path: &std::path::Path) -> Result<crate::sign::SigningKey, CommandError> {
-    Ok(crate::sign::SigningKey::load(path, crate::sign::SigningKey::passphrase_from_env())?)
+    let key = crate::sign::SigningKey::load(path, crate::sign::SigningKey::passphrase_from_env())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                eprintln!(
+                    "warning: private key {} is readable by others (mode {mode:04o}); run chmod 600 on it",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(key)
 }

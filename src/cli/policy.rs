@@ -32,7 +32,10 @@ pub fn run(context: &mut Context, command: Command) -> Result<ExitKind, CommandE
             let signed = crate::append::sign_policy(&context.tree, &key, args.signer, context.clock.now())?;
             say!(context, "signed {} (policy version {}) as {}", signed.path, signed.version, signed.signer);
             if signed.outstanding.is_empty() {
-                say!(context, "policy version {} is fully signed", signed.version);
+                say!(context, "policy version {} is fully signed; id {}", signed.version, signed.id);
+                if signed.version == 1 {
+                    say!(context, "pin it in CI: gitops-ledger verify --trust {}", signed.id);
+                }
                 Ok(ExitKind::Holds)
             } else {
                 for violation in &signed.outstanding {

@@ -80,9 +80,23 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
 
 /// What `promote` and `approve` print about the record they wrote.
 pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result<(), CommandError> {
-    say!(context, "wrote {} ({})", written.path, written.record.label());
+    let record = &written.record;
+    say!(
+        context,
+        "wrote {} ({}): {} {} from {}",
+        written.path,
+        record.label(),
+        record.kind,
+        record.env,
+        record.from.as_ref().map_or("outside the ledger", |f| f.as_str())
+    );
+    for image in &record.images {
+        say!(context, "  {image}");
+    }
     say!(context, "id {}", written.id);
-    if written.missing_approvals > 0 {
+    if written.missing_approvals == 0 {
+        say!(context, "{}: threshold of {} met", record.env, written.threshold);
+    } else {
         say!(
             context,
             "{} needs {} more approval{} (threshold {}): gitops-ledger approve {} --key FILE",

@@ -9,3 +9,4 @@ mod conformance;
 mod interop;
 mod promote_flow;
 mod refusals;
+mod verify_rules;

@@ -1,0 +1,125 @@
+//! Builds a large, valid ledger for benchmarks: `apps` apps, each cycling one
+//! digest per cycle through dev (ci) → staging (alice) → production (alice +
+//! bob), signed with the shared test keys, committed to a real git repo.
+//! The fixture lives under `target/` and is rebuilt when missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gitops_ledger::canonical::{record_id, record_message};
+use gitops_ledger::clock::{Span, Timestamp};
+use gitops_ledger::policy::{self, Policy};
+use gitops_ledger::record::{record_path, Digest, Image, ImageName, Kind, Name, Record, Signature, RECORD_SCHEMA};
+use gitops_ledger::sign::{PolicyKey, SigningKey};
+use rayon::prelude::*;
+
+pub const START: i64 = 1_577_836_800; // 2020-01-01T00:00:00Z
+/// Records are two hours apart; production soaks one hour.
+pub const STEP: i64 = 7200;
+
+pub fn keys_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors/keys")
+}
+
+pub fn key(name: &str) -> SigningKey {
+    SigningKey::load(&keys_dir().join(name), None).expect("test key")
+}
+
+fn name(text: &str) -> Name {
+    Name::parse(text).expect("name")
+}
+
+pub fn signed_policy() -> Policy {
+    let mut keys = std::collections::BTreeMap::new();
+    for signer in ["alice", "bob", "ci"] {
+        let text = std::fs::read_to_string(keys_dir().join(format!("{signer}.pub"))).expect("pub key");
+        keys.insert(name(signer), PolicyKey::parse(text.trim()).expect("policy key"));
+    }
+    let mut policy = policy::template(keys, vec![name("ci")], Timestamp::from_unix(START - 86_400).expect("time"));
+    policy.overlay = None;
+    for env in &mut policy.environments {
+        if env.name.as_str() == "production" {
+            env.soak = Some(Span::parse("1h").expect("span"));
+        }
+    }
+    let message = policy.message().expect("message");
+    for signer in ["alice", "bob"] {
+        policy.signatures.push(Signature { signer: name(signer), sig: key(signer).sign(&message).expect("sign") });
+    }
+    policy
+}
+
+/// The ledger of `records` records over `apps` apps at `dir` (a git repo with
+/// one commit), built once.
+pub fn ledger(dir: &Path, records: usize, apps: usize) -> PathBuf {
+    if dir.join(".git").join("HEAD").exists() && dir.join("promotions").exists() {
+        return dir.to_path_buf();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("promotions/policy")).expect("mkdir");
+    let policy = signed_policy();
+    std::fs::write(dir.join(policy::policy_path(1)), policy.to_pretty_json()).expect("write policy");
+    let (ci, alice, bob) = (key("ci"), key("alice"), key("bob"));
+    let per_app = records / apps;
+    (0..apps).into_par_iter().for_each(|a| {
+        let app = name(&format!("app-{a:03}"));
+        std::fs::create_dir_all(dir.join(format!("promotions/apps/{app}"))).expect("mkdir");
+        let mut prev = None;
+        for i in 0..per_app {
+            let seq = i as u64 + 1;
+            let cycle = i / 3;
+            let (env, from, signers): (&str, Option<&str>, Vec<(&str, &SigningKey)>) = match i % 3 {
+                0 => ("dev", None, vec![("ci", &ci)]),
+                1 => ("staging", Some("dev"), vec![("alice", &alice)]),
+                _ => ("production", Some("staging"), vec![("alice", &alice), ("bob", &bob)]),
+            };
+            let mut record = Record {
+                schema: RECORD_SCHEMA.into(),
+                app: app.clone(),
+                seq,
+                prev: prev.clone(),
+                policy: 1,
+                env: name(env),
+                from: from.map(name),
+                kind: Kind::Promote,
+                images: vec![Image {
+                    name: ImageName::parse(&format!("ghcr.io/bench/{app}")).expect("image"),
+                    digest: Digest::parse(&format!("sha256:{:016x}{:048x}", a, cycle)).expect("digest"),
+                    tag: Some(gitops_ledger::record::Tag::parse(&format!("v1.{cycle}")).expect("tag")),
+                }],
+                at: Timestamp::from_unix(START + i as i64 * STEP).expect("time"),
+                reason: None,
+                signatures: Vec::new(),
+            };
+            let message = record_message(&record).expect("message");
+            for (signer, key) in signers {
+                record.signatures.push(Signature { signer: name(signer), sig: key.sign(&message).expect("sign") });
+            }
+            std::fs::write(dir.join(record_path(&app, seq)), record.to_pretty_json()).expect("write record");
+            prev = Some(record_id(&record).expect("id"));
+        }
+    });
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["config", "user.name", "Bench"],
+        &["config", "user.email", "bench@example.invalid"],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "ledger fixture"],
+    ] {
+        let status = git(dir).args(args).status().expect("git");
+        assert!(status.success(), "git {args:?}");
+    }
+    dir.to_path_buf()
+}
+
+/// `git` for fixtures, isolated from user and system config.
+pub fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir).env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
+    cmd
+}
+
+/// Where fixtures are kept between runs (under target/, rebuilt when missing).
+pub fn fixture_dir(label: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fixtures").join(label)
+}
