@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::canonical::{self, jcs, sha256_id};
 use crate::clock::{Span, Timestamp};
-use crate::record::{nullable, present, Name, RecordId, Signature, MAX_SAFE_INTEGER, MAX_SIGNATURES};
+use crate::record::{nullable, present, Name, RecordId, Signature, MAX_SEQ, MAX_SIGNATURES};
 use crate::sign::PolicyKey;
 
 pub const POLICY_SCHEMA: &str = "gitops-ledger/policy/v1";
@@ -156,8 +156,8 @@ impl Policy {
         if self.schema != POLICY_SCHEMA {
             return Err(format!("schema is {:?}, expected {POLICY_SCHEMA:?}", self.schema));
         }
-        if self.version == 0 || self.version > MAX_SAFE_INTEGER {
-            return Err(format!("version {} is out of range (1..={MAX_SAFE_INTEGER})", self.version));
+        if self.version == 0 || self.version > MAX_SEQ {
+            return Err(format!("version {} is out of range (1..={MAX_SEQ}, the 8-digit file names)", self.version));
         }
         if self.signatures.len() > MAX_SIGNATURES {
             return Err(format!("{} signatures is more than the limit of {MAX_SIGNATURES}", self.signatures.len()));

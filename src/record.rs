@@ -12,10 +12,10 @@ use crate::clock::Timestamp;
 
 pub const RECORD_SCHEMA: &str = "gitops-ledger/promotion/v1";
 
-/// The largest integer JSON numbers keep exactly in every implementation
-/// (RFC 8785 numbers are IEEE doubles). Larger `seq`/`policy`/`version`
-/// values are refused rather than canonicalized inconsistently.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// Sequence numbers and policy versions are file names of exactly 8 digits.
+/// (That also keeps them far below 2^53, where RFC 8785's IEEE-double numbers
+/// would stop being exact.)
+pub const MAX_SEQ: u64 = 99_999_999;
 
 /// Input limits: a record is small; anything past these is refused with a
 /// clear error instead of being processed.
@@ -337,11 +337,11 @@ impl Record {
         if self.schema != RECORD_SCHEMA {
             return Err(format!("schema is {:?}, expected {RECORD_SCHEMA:?}", self.schema));
         }
-        if self.seq == 0 || self.seq > MAX_SAFE_INTEGER {
-            return Err(format!("seq {} is out of range (1..={MAX_SAFE_INTEGER})", self.seq));
+        if self.seq == 0 || self.seq > MAX_SEQ {
+            return Err(format!("seq {} is out of range (1..={MAX_SEQ}, the 8-digit file names)", self.seq));
         }
-        if self.policy == 0 || self.policy > MAX_SAFE_INTEGER {
-            return Err(format!("policy {} is out of range (1..={MAX_SAFE_INTEGER})", self.policy));
+        if self.policy == 0 || self.policy > MAX_SEQ {
+            return Err(format!("policy {} is out of range (1..={MAX_SEQ})", self.policy));
         }
         if (self.seq == 1) != self.prev.is_none() {
             return Err(if self.seq == 1 {
@@ -480,7 +480,7 @@ mod tests {
         float["seq"] = serde_json::json!(1.0);
         assert!(parse(&float).is_err());
         let mut huge = minimal();
-        huge["seq"] = serde_json::json!(MAX_SAFE_INTEGER + 1);
+        huge["seq"] = serde_json::json!(MAX_SEQ + 1);
         assert!(parse(&huge).is_err());
         let duplicate = minimal().to_string().replacen("\"app\":\"api\"", "\"app\":\"api\",\"app\":\"web\"", 1);
         assert!(Record::from_json("r.json", duplicate.as_bytes()).is_err());

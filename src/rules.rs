@@ -230,6 +230,12 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
         );
         return out;
     };
+    if record.at < policy.at {
+        fail(
+            Rule::Policy,
+            format!("at {} is before policy version {} existed ({})", record.at, policy.version, policy.at),
+        );
+    }
     if record.from != env.from {
         let show = |n: &Option<Name>| n.as_ref().map_or("null".to_string(), |n| n.to_string());
         fail(
@@ -382,6 +388,10 @@ pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&Re
         // The previous version's keys vouch for its root signers' signatures here.
         let verdicts_by_previous = previous.map(|p| signature_verdicts(p, &file.message, &policy.signatures));
         for (i, signature) in policy.signatures.iter().enumerate() {
+            if policy.signatures[..i].iter().any(|s| s.signer == signature.signer) {
+                fail(Rule::Signature, format!("{} signed twice; a signer counts once", signature.signer));
+                continue;
+            }
             let valid_here = verdicts[i].is_ok() && policy.root.signers.contains(&signature.signer);
             let valid_before = match (previous, &verdicts_by_previous) {
                 (Some(p), Some(v)) => v[i].is_ok() && p.root.signers.contains(&signature.signer),
@@ -456,7 +466,7 @@ pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&Re
     }
     if let Some(newest) = policies.last() {
         if let Some(expires) = newest.policy.expires {
-            if expires <= now {
+            if expires < now {
                 out.push(Violation::new(
                     &newest.path,
                     Some(format!("policy@{}", newest.policy.version)),

@@ -79,6 +79,10 @@ pub struct PolicyKey {
 impl PolicyKey {
     pub fn parse(text: &str) -> Result<Self, SignError> {
         let bad = || SignError::PublicKey(text.chars().take(80).collect());
+        // The text is signed as written: one line, nothing the parser would trim.
+        if text.trim() != text || text.contains(['\n', '\r']) {
+            return Err(bad());
+        }
         let public = PublicKey::from_openssh(text).map_err(|_| bad())?;
         let ssh_key::public::KeyData::Ed25519(raw) = public.key_data() else {
             return Err(bad());

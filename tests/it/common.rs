@@ -66,7 +66,11 @@ impl TestRepo {
         }
         args.extend(["--ci".into(), "ci".into()]);
         self.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        self.edit_json("promotions/policy/00000001.json", edit);
+        self.edit_json("promotions/policy/00000001.json", |policy| {
+            // Records in tests are backdated up to a few days; the policy predates them.
+            policy["at"] = "2026-11-01T00:00:00Z".into();
+            edit(policy);
+        });
         self.ok(&["policy", "sign", "--key", &self.key_str("alice")]);
         self.ok(&["policy", "sign", "--key", &self.key_str("bob")]);
         self.git(&["add", "-A"]);
