@@ -35,6 +35,10 @@ pub enum EntryKind {
 pub struct DirEntry {
     pub name: String,
     pub kind: EntryKind,
+    /// The git object id, where the entry comes from a git tree. Equal ids
+    /// mean equal content, which lets a pull-request check skip whole
+    /// unchanged directories.
+    pub id: Option<gix::ObjectId>,
 }
 
 /// A read-only view of one tree of the config repo.
@@ -44,6 +48,13 @@ pub trait Snapshot: Sync {
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError>;
     /// Contents of a regular file, at most `limit` bytes.
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
+
+    /// The git blob id of a file's content.
+    fn blob_id(&self, path: &str, limit: u64) -> Result<gix::ObjectId, StoreError> {
+        let bytes = self.read(path, limit)?;
+        gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &bytes)
+            .map_err(|e| StoreError::GitSetup(format!("hashing {path}: {e}")))
+    }
 }
 
 /// The config repo's work tree.
@@ -121,7 +132,7 @@ impl Snapshot for WorkTree {
             } else {
                 EntryKind::Other
             };
-            entries.push(DirEntry { name: entry.file_name().to_string_lossy().into_owned(), kind });
+            entries.push(DirEntry { name: entry.file_name().to_string_lossy().into_owned(), kind, id: None });
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
@@ -145,6 +156,149 @@ impl Snapshot for WorkTree {
             return Err(StoreError::TooLarge { path: path.to_string(), limit });
         }
         Ok(bytes)
+    }
+}
+
+/// The tree of one commit, read through git objects: no checkout needed, so
+/// it works in a bare or shallow clone that has the objects.
+pub struct GitTree {
+    shared: gix::ThreadSafeRepository,
+    tree: gix::ObjectId,
+    /// Thread-local repository handles, reused across rayon workers.
+    pool: std::sync::Mutex<Vec<gix::Repository>>,
+    /// Blob ids of files seen in listings, so reads need no path lookup.
+    files: std::sync::Mutex<std::collections::HashMap<String, gix::ObjectId>>,
+    /// What `--rev` said and the commit it named, for messages.
+    pub rev: String,
+    pub commit: String,
+}
+
+impl GitTree {
+    /// The tree of `rev` (anything `git rev-parse` takes) in the repo at or above `dir`.
+    pub fn open(dir: &Path, rev: &str) -> Result<Self, StoreError> {
+        let repo = gix::discover(dir).map_err(|e| StoreError::GitSetup(format!("{}: {e}", dir.display())))?;
+        let git = |context: String| move |source: gix::Error| StoreError::Git { context, source };
+        let object = repo
+            .rev_parse_single(rev)
+            .map_err(|e| StoreError::GitSetup(format!("cannot resolve revision {rev:?}: {e}")))?
+            .object()
+            .map_err(git(format!("reading {rev}")))?;
+        let commit = object.id.to_string();
+        let tree = object.peel_to_tree().map_err(git(format!("{rev} has no tree")))?.id;
+        let tree_tree = Self::subtree_of(&repo, tree, dir)?;
+        Ok(GitTree {
+            shared: repo.into_sync(),
+            tree: tree_tree,
+            pool: std::sync::Mutex::new(Vec::new()),
+            files: std::sync::Mutex::new(std::collections::HashMap::new()),
+            rev: rev.to_string(),
+            commit,
+        })
+    }
+
+    /// With `-C` pointing below the repository root, the config repo is that subtree.
+    fn subtree_of(repo: &gix::Repository, tree: gix::ObjectId, dir: &Path) -> Result<gix::ObjectId, StoreError> {
+        let Some(workdir) = repo.workdir() else { return Ok(tree) };
+        let (Ok(dir), Ok(workdir)) = (dir.canonicalize(), workdir.canonicalize()) else { return Ok(tree) };
+        let Ok(prefix) = dir.strip_prefix(&workdir) else { return Ok(tree) };
+        if prefix.as_os_str().is_empty() {
+            return Ok(tree);
+        }
+        let git = |source: gix::Error| StoreError::Git { context: "reading the tree".into(), source };
+        let entry = repo.find_tree(tree).map_err(git)?.lookup_entry_by_path(prefix).map_err(git)?;
+        match entry {
+            Some(entry) if entry.mode().is_tree() => Ok(entry.object_id()),
+            _ => Err(StoreError::GitSetup(format!("{} is not a directory in that revision", prefix.display()))),
+        }
+    }
+
+    fn with_repo<T>(&self, f: impl FnOnce(&gix::Repository) -> T) -> T {
+        let repo = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let repo = repo.unwrap_or_else(|| self.shared.to_thread_local());
+        let out = f(&repo);
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(repo);
+        out
+    }
+
+    fn entry_id(&self, repo: &gix::Repository, path: &str) -> Result<Option<(gix::ObjectId, EntryKind)>, StoreError> {
+        let git = |source: gix::Error| StoreError::Git { context: format!("reading {path}"), source };
+        if path.is_empty() {
+            return Ok(Some((self.tree, EntryKind::Dir)));
+        }
+        let entry = repo.find_tree(self.tree).map_err(git)?.lookup_entry_by_path(path).map_err(git)?;
+        Ok(entry.map(|e| (e.object_id(), kind_of(e.mode()))))
+    }
+}
+
+fn kind_of(mode: gix::object::tree::EntryMode) -> EntryKind {
+    if mode.is_tree() {
+        EntryKind::Dir
+    } else if mode.is_blob() || mode.is_executable() {
+        EntryKind::File
+    } else {
+        EntryKind::Other
+    }
+}
+
+impl Snapshot for GitTree {
+    fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
+        self.with_repo(|repo| {
+            let git = |source: gix::Error| StoreError::Git { context: format!("listing {dir}"), source };
+            let Some((id, EntryKind::Dir)) = self.entry_id(repo, dir)? else { return Ok(Vec::new()) };
+            let tree = repo.find_tree(id).map_err(git)?;
+            let mut entries = Vec::new();
+            let mut files = Vec::new();
+            for entry in tree.iter() {
+                let entry = entry.map_err(git)?;
+                let name = entry.inner.filename.to_string();
+                let kind = kind_of(entry.inner.mode);
+                let id = entry.inner.oid.to_owned();
+                if kind == EntryKind::File {
+                    let path = if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") };
+                    files.push((path, id));
+                }
+                entries.push(DirEntry { name, kind, id: Some(id) });
+            }
+            self.files.lock().unwrap_or_else(|e| e.into_inner()).extend(files);
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(entries)
+        })
+    }
+
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        self.with_repo(|repo| {
+            let git = |source: gix::Error| StoreError::Git { context: format!("reading {path}"), source };
+            let known = self.files.lock().unwrap_or_else(|e| e.into_inner()).get(path).copied();
+            let id = match known {
+                Some(id) => id,
+                None => match self.entry_id(repo, path)? {
+                    Some((id, EntryKind::File)) => id,
+                    Some(_) => return Err(StoreError::NotRegular { path: path.to_string() }),
+                    None => {
+                        return Err(StoreError::Read {
+                            path: path.to_string(),
+                            source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("not in {}", self.rev)),
+                        })
+                    }
+                },
+            };
+            let header = repo.find_header(id).map_err(git)?;
+            if header.size() > limit {
+                return Err(StoreError::TooLarge { path: path.to_string(), limit });
+            }
+            Ok(repo.find_blob(id).map_err(git)?.take_data())
+        })
+    }
+
+    fn blob_id(&self, path: &str, _limit: u64) -> Result<gix::ObjectId, StoreError> {
+        let known = self.files.lock().unwrap_or_else(|e| e.into_inner()).get(path).copied();
+        match known {
+            Some(id) => Ok(id),
+            None => self.with_repo(|repo| match self.entry_id(repo, path)? {
+                Some((id, _)) => Ok(id),
+                None => Err(StoreError::GitSetup(format!("{path} is not in {}", self.rev))),
+            }),
+        }
     }
 }
 

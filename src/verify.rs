@@ -1,14 +1,21 @@
-//! `verify`: every rule of DESIGN.md over one tree, every violation reported.
+//! `verify`: every rule of DESIGN.md over one tree, every violation reported;
+//! and the pull-request check against a base revision.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::chain::AppHistory;
 use crate::clock::Timestamp;
-use crate::ledger::{Ledger, RecordFile};
-use crate::record::RecordId;
-use crate::rules::{check_policies, check_record, signature_verdicts, Candidate, Policies, Rule, Violation};
-use crate::store::{Snapshot, StoreError};
+use crate::ledger::{list_apps, load_app, load_policies, Ledger, RecordFile, APPS_DIR, PROMOTIONS_DIR};
+use crate::policy::{PolicyFile, MAX_POLICY_BYTES};
+use crate::record::{Name, RecordId, MAX_RECORD_BYTES};
+use crate::rules::{
+    check_policies, check_record, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
+};
+use crate::sign::{PreparedSignature, SignatureProblem};
+use crate::store::{EntryKind, Snapshot, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -33,6 +40,9 @@ pub struct Counts {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// With `--base`: the base revision the change was checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     pub counts: Counts,
     pub violations: Vec<Violation>,
     pub warnings: Vec<String>,
@@ -44,6 +54,7 @@ impl Report {
     }
 }
 
+/// Every rule over the whole tree.
 pub fn verify(snapshot: &dyn Snapshot, options: &VerifyOptions, now: Timestamp) -> Result<Report, VerifyError> {
     let ledger = Ledger::load(snapshot)?;
     Ok(verify_ledger(&ledger, options, now))
@@ -62,36 +73,321 @@ pub fn verify_ledger(ledger: &Ledger, options: &VerifyOptions, now: Timestamp) -
         }
     }
     let policies = Policies(&ledger.policies);
-    let per_app: Vec<Vec<Violation>> =
-        ledger.apps.par_iter().map(|(_, records)| verify_app(records, policies, now)).collect();
-    for app_violations in per_app {
-        violations.extend(app_violations);
-    }
+    let all: Vec<&RecordFile> = ledger.apps.values().flatten().collect();
+    let mut verdicts = batch_verdicts(&all, policies).into_iter();
+    let chains: Vec<(&[RecordFile], Vec<SignatureVerdicts>)> = ledger
+        .apps
+        .values()
+        .map(|records| (records.as_slice(), verdicts.by_ref().take(records.len()).collect()))
+        .collect();
+    let per_app: Vec<Vec<Violation>> = chains
+        .par_iter()
+        .map(|(records, verdicts)| {
+            let mut history = AppHistory::default();
+            let mut out = Vec::new();
+            for (file, verdicts) in records.iter().zip(verdicts) {
+                let candidate = Candidate { path: &file.path, record: &file.record, verdicts };
+                out.extend(check_record(&candidate, &history, policies, now));
+                history.apply(&file.record, &file.id);
+            }
+            out
+        })
+        .collect();
+    violations.extend(per_app.into_iter().flatten());
     let counts = Counts {
         policies: ledger.policies.len(),
         apps: ledger.apps.len(),
-        records: ledger.record_count(),
-        signatures: ledger.apps.values().flatten().map(|r| r.record.signatures.len()).sum(),
+        records: all.len(),
+        signatures: all.iter().map(|r| r.record.signatures.len()).sum(),
         pending: violations.iter().filter(|v| v.rule == Rule::Threshold).count(),
     };
-    Report { counts, violations, warnings }
+    Report { base: None, counts, violations, warnings }
 }
 
-fn verify_app(records: &[RecordFile], policies: Policies, now: Timestamp) -> Vec<Violation> {
-    // Signatures are the expensive part: check them all in parallel first.
-    let verdicts: Vec<_> = records
+/// Signatures checked in batches on all cores. A batch that fails is checked
+/// one by one, so the bad signature is named; the verdicts equal
+/// [`signature_verdicts`] (what `promote` uses) for honestly made signatures.
+fn batch_verdicts(records: &[&RecordFile], policies: Policies) -> Vec<SignatureVerdicts> {
+    const BATCH: usize = 64;
+    let prepared: Vec<Vec<Result<PreparedSignature, SignatureProblem>>> = records
         .par_iter()
-        .map(|file| match policies.get(file.record.policy) {
-            Some(policy) => signature_verdicts(&policy.policy, &file.message, &file.record.signatures),
-            None => Vec::new(),
+        .map(|file| {
+            let Some(policy) = policies.get(file.record.policy) else { return Vec::new() };
+            file.record
+                .signatures
+                .iter()
+                .map(|s| match policy.policy.keys.get(&s.signer) {
+                    Some(key) => key.prepare(&file.message, &s.sig),
+                    None => Err(SignatureProblem::UnknownSigner),
+                })
+                .collect()
         })
         .collect();
-    let mut history = AppHistory::default();
-    let mut out = Vec::new();
-    for (file, verdicts) in records.iter().zip(&verdicts) {
-        let candidate = Candidate { path: &file.path, record: &file.record, verdicts };
-        out.extend(check_record(&candidate, &history, policies, now));
-        history.apply(&file.record, &file.id);
+    let ready: Vec<&PreparedSignature> = prepared.iter().flatten().filter_map(|p| p.as_ref().ok()).collect();
+    let checked: Vec<bool> = ready
+        .par_chunks(BATCH)
+        .flat_map_iter(|chunk| {
+            let messages: Vec<&[u8]> = chunk.iter().map(|p| p.signed_data.as_slice()).collect();
+            let signatures: Vec<_> = chunk.iter().map(|p| p.signature).collect();
+            let keys: Vec<_> = chunk.iter().map(|p| p.key).collect();
+            let all_good = ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok();
+            chunk.iter().map(move |p| all_good || p.key.verify_strict(&p.signed_data, &p.signature).is_ok())
+        })
+        .collect();
+    let mut checked = checked.into_iter();
+    prepared
+        .into_iter()
+        .map(|signatures| {
+            signatures
+                .into_iter()
+                .map(|p| match p {
+                    Ok(_) if checked.next() == Some(true) => Ok(()),
+                    Ok(_) => Err(SignatureProblem::Invalid),
+                    Err(problem) => Err(problem),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// How a pull request changed one file under `promotions/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Change {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// Files under `dir` that differ between `base` and `head`, skipping
+/// directories whose git tree ids are equal.
+fn changed_files(
+    base: &dyn Snapshot,
+    head: &dyn Snapshot,
+    dir: &str,
+    out: &mut BTreeMap<String, Change>,
+) -> Result<(), StoreError> {
+    let base_entries = base.list(dir)?;
+    let head_entries = head.list(dir)?;
+    let mut names: BTreeSet<&str> = base_entries.iter().map(|e| e.name.as_str()).collect();
+    names.extend(head_entries.iter().map(|e| e.name.as_str()));
+    for name in names {
+        let path = format!("{dir}/{name}");
+        let b = base_entries.iter().find(|e| e.name == name);
+        let h = head_entries.iter().find(|e| e.name == name);
+        match (b, h) {
+            (Some(b), Some(h)) if b.id.is_some() && b.id == h.id => {}
+            (Some(b), Some(h)) if b.kind == EntryKind::Dir && h.kind == EntryKind::Dir => {
+                changed_files(base, head, &path, out)?
+            }
+            (Some(b), Some(h)) if b.kind == EntryKind::File && h.kind == EntryKind::File => {
+                let limit = (MAX_RECORD_BYTES.max(MAX_POLICY_BYTES)) as u64;
+                let same = match (b.id, head.blob_id(&path, limit)) {
+                    (Some(base_id), Ok(head_id)) => base_id == head_id,
+                    _ => false,
+                };
+                if !same {
+                    out.insert(path, Change::Modified);
+                }
+            }
+            (Some(b), _) => {
+                mark_all(base, &path, b.kind, Change::Deleted, out)?;
+                if let Some(h) = h {
+                    mark_all(head, &path, h.kind, Change::Added, out)?;
+                }
+            }
+            (None, Some(h)) => mark_all(head, &path, h.kind, Change::Added, out)?,
+            (None, None) => {}
+        }
     }
-    out
+    Ok(())
+}
+
+fn mark_all(
+    tree: &dyn Snapshot,
+    path: &str,
+    kind: EntryKind,
+    change: Change,
+    out: &mut BTreeMap<String, Change>,
+) -> Result<(), StoreError> {
+    if kind == EntryKind::Dir {
+        for entry in tree.list(path)? {
+            mark_all(tree, &format!("{path}/{}", entry.name), entry.kind, change.clone(), out)?;
+        }
+    } else {
+        // A path deleted as a file and added as a directory (or the reverse) is a modification.
+        let merged = match (out.get(path), &change) {
+            (Some(Change::Deleted), Change::Added) => Change::Modified,
+            _ => change,
+        };
+        out.insert(path.to_string(), merged);
+    }
+    Ok(())
+}
+
+/// The pull-request check: relative to `base`, files under `promotions/` are
+/// only added (or the newest record of an app gains approvals), new records
+/// continue their chains, pass every rule and cite the newest policy, and a
+/// new policy version carries the base's root threshold. The base itself is
+/// trusted: it passed this check when it merged (run a full `verify` on the
+/// main branch as well).
+pub fn verify_change(
+    base: &dyn Snapshot,
+    head: &dyn Snapshot,
+    options: &VerifyOptions,
+    now: Timestamp,
+) -> Result<Report, VerifyError> {
+    let mut changes = BTreeMap::new();
+    changed_files(base, head, PROMOTIONS_DIR, &mut changes)?;
+
+    let base_policies = load_policies(base)?.value;
+    let head_policies = load_policies(head)?;
+    let mut violations = head_policies.problems;
+    let policies = head_policies.value;
+    violations.extend(check_policies(&policies, now, options.trust.as_ref()));
+    let mut warnings = Vec::new();
+    if options.trust.is_none() {
+        if let Some(anchor) = base_policies.last() {
+            warnings.push(format!(
+                "the base's newest policy (version {}) is the trust anchor; pin version 1 with --trust to check the whole root",
+                anchor.policy.version
+            ));
+        }
+    }
+    violations.extend(new_policies_signed_by_base_root(&base_policies, &policies, &changes));
+
+    // Which apps the change touches, and which of their files it changed.
+    let mut touched: BTreeMap<Name, BTreeMap<String, Change>> = BTreeMap::new();
+    let apps_prefix = format!("{APPS_DIR}/");
+    for (path, change) in &changes {
+        if let Some((app, _)) = path.strip_prefix(&apps_prefix).and_then(|rest| rest.split_once('/')) {
+            if let Ok(app) = Name::parse(app) {
+                touched.entry(app).or_default().insert(path.clone(), change.clone());
+            }
+        }
+    }
+    let apps = list_apps(head)?;
+    violations.extend(
+        apps.problems.into_iter().filter(|v| changes.contains_key(&v.file) || !v.file.starts_with(&apps_prefix)),
+    );
+
+    let policy_set = Policies(&policies);
+    let newest_policy = policies.last().map(|p| p.policy.version);
+    let mut counts = Counts { policies: policies.len(), apps: touched.len(), ..Counts::default() };
+    let mut parsed = BTreeSet::new();
+    for (app, app_changes) in &touched {
+        let base_chain = load_app(base, app)?.value;
+        let chain = load_app(head, app)?;
+        violations.extend(chain.problems);
+        let newest_in_base = base_chain.last().map(|r| r.path.clone());
+        let mut history = AppHistory::default();
+        for file in &chain.value {
+            parsed.insert(file.path.clone());
+            match app_changes.get(&file.path) {
+                None => {}
+                Some(Change::Modified) if Some(&file.path) == newest_in_base.as_ref() => {
+                    if let Some(landed) = base_chain.last() {
+                        if !only_adds_signatures(&landed.record, &file.record) {
+                            violations.push(edited(&file.path, Some(file.record.label())));
+                        }
+                    }
+                }
+                Some(Change::Modified) => violations.push(edited(&file.path, Some(file.record.label()))),
+                Some(Change::Deleted) => {}
+                Some(Change::Added) if Some(file.record.policy) != newest_policy => {
+                    violations.push(Violation::new(
+                        &file.path,
+                        Some(file.record.label()),
+                        Rule::Policy,
+                        format!(
+                            "a new record cites policy version {} but the newest is {}; promote again under the newest policy",
+                            file.record.policy,
+                            newest_policy.unwrap_or(0)
+                        ),
+                    ));
+                }
+                Some(Change::Added) => {}
+            }
+            if app_changes.contains_key(&file.path) {
+                let verdicts = match policy_set.get(file.record.policy) {
+                    Some(policy) => signature_verdicts(&policy.policy, &file.message, &file.record.signatures),
+                    None => Vec::new(),
+                };
+                let candidate = Candidate { path: &file.path, record: &file.record, verdicts: &verdicts };
+                violations.extend(check_record(&candidate, &history, policy_set, now));
+                counts.records += 1;
+                counts.signatures += file.record.signatures.len();
+            }
+            history.apply(&file.record, &file.id);
+        }
+    }
+    for (path, change) in &changes {
+        if *change == Change::Deleted {
+            violations.push(Violation::new(
+                path,
+                None,
+                Rule::AppendOnly,
+                "was deleted after it landed; the ledger is append-only: restore it (undo a promotion with a rollback record)",
+            ));
+        } else if *change == Change::Modified && !parsed.contains(path) {
+            violations.push(edited(path, None));
+        }
+    }
+    counts.pending = violations.iter().filter(|v| v.rule == Rule::Threshold).count();
+    Ok(Report { base: None, counts, violations, warnings })
+}
+
+fn edited(path: &str, label: Option<String>) -> Violation {
+    Violation::new(
+        path,
+        label,
+        Rule::AppendOnly,
+        "was modified after it landed; landed files are never edited (only the newest record may gain approvals): \
+         restore it, and append a new record to change what runs",
+    )
+}
+
+/// An approval: the same record with its signatures extended.
+fn only_adds_signatures(landed: &crate::record::Record, now: &crate::record::Record) -> bool {
+    let mut without = now.clone();
+    without.signatures.truncate(landed.signatures.len());
+    without == *landed && now.signatures.len() > landed.signatures.len()
+}
+
+/// Each policy version the change adds must carry the root threshold of the
+/// base's newest version, so a pull request cannot bring in its own root
+/// through a chain of versions it signed itself.
+fn new_policies_signed_by_base_root(
+    base: &[PolicyFile],
+    head: &[PolicyFile],
+    changes: &BTreeMap<String, Change>,
+) -> Vec<Violation> {
+    let Some(anchor) = base.last() else { return Vec::new() };
+    let root = &anchor.policy.root;
+    head.iter()
+        .filter(|p| changes.get(&p.path) == Some(&Change::Added))
+        .filter_map(|p| {
+            let verdicts = signature_verdicts(&anchor.policy, &p.message, &p.policy.signatures);
+            let valid: BTreeSet<&Name> = p
+                .policy
+                .signatures
+                .iter()
+                .zip(&verdicts)
+                .filter(|(s, v)| v.is_ok() && root.signers.contains(&s.signer))
+                .map(|(s, _)| &s.signer)
+                .collect();
+            let missing = root.threshold.saturating_sub(valid.len() as u64);
+            (missing > 0).then(|| {
+                Violation::new(
+                    &p.path,
+                    Some(format!("policy@{}", p.policy.version)),
+                    Rule::Policy,
+                    format!(
+                        "a policy version added by this change needs {missing} more signature(s) from the base's root signers ({}) of version {}",
+                        crate::rules::join(&root.signers),
+                        anchor.policy.version
+                    ),
+                )
+            })
+        })
+        .collect()
 }

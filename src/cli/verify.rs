@@ -4,7 +4,8 @@ use std::io::Write;
 
 use super::{say, CommandError, Context, ExitKind};
 use crate::record::RecordId;
-use crate::verify::{verify, Report, VerifyOptions};
+use crate::store::{GitTree, Snapshot};
+use crate::verify::{verify, verify_change, Report, VerifyOptions};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -16,9 +17,16 @@ pub enum Format {
     Github,
 }
 
-/// Prove the ledger's rules over the work tree: signatures, chains, provenance, soak, freeze.
+/// Prove the ledger's rules: signatures, chains, provenance, soak, freeze; with --base, a pull request's change.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Check the tree of this revision (read from git objects; no checkout needed) instead of the work tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Pull-request check: relative to this revision, promotions/ may only gain files (or approvals on the
+    /// newest record), and what is new must pass every rule.
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
     /// Pin policy version 1 by its id (sha256:HEX); without it, the root is trusted on first use.
     #[arg(long, value_name = "ID")]
     pub trust: Option<RecordId>,
@@ -28,7 +36,24 @@ pub struct Args {
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let options = VerifyOptions { trust: args.trust };
-    let report = verify(&context.tree, &options, context.clock.now())?;
+    let now = context.clock.now();
+    let rev_tree = match &args.rev {
+        Some(rev) => Some(GitTree::open(context.tree.root(), rev).map_err(CommandError::usage)?),
+        None => None,
+    };
+    let head: &dyn Snapshot = match &rev_tree {
+        Some(tree) => tree,
+        None => &context.tree,
+    };
+    let report = match &args.base {
+        Some(base) => {
+            let base = GitTree::open(context.tree.root(), base).map_err(CommandError::usage)?;
+            let mut report = verify_change(&base, head, &options, now)?;
+            report.base = Some(format!("{} ({})", base.rev, base.commit));
+            report
+        }
+        None => verify(head, &options, now)?,
+    };
     match args.format {
         Format::Text => write_text(context, &report)?,
         Format::Json => write_json(context, &report)?,
@@ -45,9 +70,12 @@ fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError
         say!(context, "{violation}");
     }
     let c = &report.counts;
+    let what = match &report.base {
+        Some(base) => format!("{} new or changed records against {base}", c.records),
+        None => format!("{} records", c.records),
+    };
     let summary = format!(
-        "{} records of {} apps, {} signatures, {} policy version{}",
-        c.records,
+        "{what} of {} apps, {} signatures, {} policy version{}",
         c.apps,
         c.signatures,
         c.policies,
@@ -64,6 +92,7 @@ fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError
 fn write_json(context: &mut Context, report: &Report) -> Result<(), CommandError> {
     let value = serde_json::json!({
         "result": if report.holds() { "pass" } else { "fail" },
+        "base": report.base,
         "counts": report.counts,
         "violations": report.violations,
         "warnings": report.warnings,

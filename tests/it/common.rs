@@ -211,3 +211,69 @@ pub fn independent_message(value: &Value) -> Vec<u8> {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A record to write straight through the library, bypassing `promote`'s
+/// checks, as a buggy tool or an attacker with a key could.
+pub struct Forged<'a> {
+    pub seq: u64,
+    pub env: &'a str,
+    pub from: Option<&'a str>,
+    pub rollback: bool,
+    pub fill: char,
+    pub at: &'a str,
+    pub policy: u64,
+    pub signers: &'a [&'a str],
+}
+
+impl<'a> Forged<'a> {
+    pub fn new(seq: u64, env: &'a str, fill: char, at: &'a str, signers: &'a [&'a str]) -> Self {
+        let from = match env {
+            "staging" => Some("dev"),
+            "production" => Some("staging"),
+            _ => None,
+        };
+        Forged { seq, env, from, rollback: false, fill, at, policy: 1, signers }
+    }
+}
+
+impl TestRepo {
+    /// Writes record `forged.seq` of app `api`, chained to the file before it, signed by `signers`.
+    pub fn forge(&self, forged: Forged) -> String {
+        use gitops_ledger::canonical::{record_id, record_message};
+        use gitops_ledger::clock::Timestamp;
+        use gitops_ledger::record::{Digest, Image, ImageName, Kind, Name, Record, RecordId, Signature};
+        let path = format!("promotions/apps/api/{:08}.json", forged.seq);
+        let prev: Option<RecordId> = (forged.seq > 1).then(|| {
+            let prev_path = format!("promotions/apps/api/{:08}.json", forged.seq - 1);
+            let bytes = std::fs::read(self.root.join(&prev_path)).unwrap();
+            record_id(&Record::from_json(&prev_path, &bytes).unwrap()).unwrap()
+        });
+        let mut record = Record {
+            schema: gitops_ledger::record::RECORD_SCHEMA.into(),
+            app: Name::parse("api").unwrap(),
+            seq: forged.seq,
+            prev,
+            policy: forged.policy,
+            env: Name::parse(forged.env).unwrap(),
+            from: forged.from.map(|f| Name::parse(f).unwrap()),
+            kind: if forged.rollback { Kind::Rollback } else { Kind::Promote },
+            images: vec![Image {
+                name: ImageName::parse("ghcr.io/o/api").unwrap(),
+                digest: Digest::parse(&digest(forged.fill)).unwrap(),
+                tag: None,
+            }],
+            at: Timestamp::parse(forged.at).unwrap(),
+            reason: None,
+            signatures: Vec::new(),
+        };
+        let message = record_message(&record).unwrap();
+        for signer in forged.signers {
+            let key = gitops_ledger::sign::SigningKey::load(&self.key(signer), None).unwrap();
+            record
+                .signatures
+                .push(Signature { signer: Name::parse(signer).unwrap(), sig: key.sign(&message).unwrap() });
+        }
+        self.write(&path, &String::from_utf8(record.to_pretty_json()).unwrap());
+        path
+    }
+}

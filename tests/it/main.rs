@@ -7,6 +7,7 @@ mod common;
 mod cli_reference;
 mod conformance;
 mod interop;
+mod pr_check;
 mod promote_flow;
 mod refusals;
 mod verify_rules;

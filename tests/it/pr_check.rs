@@ -1,0 +1,134 @@
+//! `verify --base`: the pull-request check, relative to the base revision.
+
+use crate::common::{Forged, TestRepo};
+
+/// A committed, valid ledger (dev → staging → production of 'a'); HEAD is the base.
+fn landed() -> TestRepo {
+    let repo = TestRepo::with_signed_policy();
+    repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
+    repo.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
+    repo.forge(Forged::new(3, "production", 'a', "2026-11-26T10:00:00Z", &["alice", "bob"]));
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "landed"]);
+    repo.git(&["tag", "base"]);
+    repo
+}
+
+fn commit(repo: &TestRepo, message: &str) {
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", message]);
+}
+
+fn pr_check(repo: &TestRepo, code: i32, needles: &[&str]) -> String {
+    let out = repo.fails(code, &["verify", "--rev", "HEAD", "--base", "base"]);
+    for needle in needles {
+        assert!(out.contains(needle), "expected {needle:?} in:\n{out}");
+    }
+    out
+}
+
+#[test]
+fn a_pull_request_appending_a_valid_record_passes_and_checks_only_what_is_new() {
+    let repo = landed();
+    repo.promote("dev", 'b', "ci", "2026-11-28T09:00:00Z");
+    let out = pr_check(&repo, 0, &["ok: 1 new or changed records against base ("]);
+    assert!(out.contains("warning: the base's newest policy (version 1) is the trust anchor"), "{out}");
+}
+
+#[test]
+fn a_pull_request_that_edits_a_landed_record_fails() {
+    let repo = landed();
+    repo.edit_json("promotions/apps/api/00000001.json", |r| r["at"] = "2026-11-25T07:00:00Z".into());
+    commit(&repo, "quiet fix");
+    pr_check(
+        &repo,
+        1,
+        &[
+            "promotions/apps/api/00000001.json (api@1): was modified after it landed; landed files are never edited",
+            "(rule: append-only)",
+        ],
+    );
+}
+
+#[test]
+fn a_pull_request_that_deletes_a_landed_record_fails() {
+    let repo = landed();
+    repo.git(&["rm", "-q", "promotions/apps/api/00000003.json"]);
+    repo.git(&["commit", "-q", "-m", "undo production"]);
+    pr_check(
+        &repo,
+        1,
+        &[
+            "promotions/apps/api/00000003.json: was deleted after it landed; the ledger is append-only",
+            "(rule: append-only)",
+        ],
+    );
+}
+
+#[test]
+fn a_pull_request_may_add_approvals_to_the_newest_record_only() {
+    let repo = landed();
+    repo.forge(Forged::new(4, "production", 'a', "2026-11-27T10:00:00Z", &["alice"]));
+    commit(&repo, "pending production");
+    repo.git(&["tag", "-f", "base"]);
+    repo.ok(&["approve", "api@4", "--key", &repo.key_str("carol"), "--commit"]);
+    pr_check(&repo, 0, &["ok: 1 new or changed records"]);
+
+    // Re-signing an older record is an edit, even when it only adds a signature.
+    let repo = landed();
+    repo.edit_json("promotions/apps/api/00000002.json", |r| {
+        let extra = r["signatures"][0].clone();
+        r["signatures"].as_array_mut().unwrap().push(extra);
+    });
+    commit(&repo, "extra signature");
+    pr_check(&repo, 1, &["promotions/apps/api/00000002.json (api@2): was modified after it landed"]);
+}
+
+#[test]
+fn a_new_record_must_cite_the_newest_policy() {
+    let repo = landed();
+    repo.ok(&["policy", "new"]);
+    repo.ok(&["policy", "sign", "--key", &repo.key_str("alice")]);
+    repo.ok(&["policy", "sign", "--key", &repo.key_str("bob")]);
+    repo.forge(Forged { policy: 1, ..Forged::new(4, "dev", 'b', "2026-11-28T10:00:00Z", &["ci"]) });
+    commit(&repo, "old policy");
+    pr_check(&repo, 1, &["(api@4): a new record cites policy version 1 but the newest is 2"]);
+}
+
+#[test]
+fn a_pull_request_cannot_bring_its_own_root() {
+    let repo = landed();
+    repo.ok(&["policy", "new"]);
+    repo.edit_json("promotions/policy/00000002.json", |policy| {
+        policy["root"] = serde_json::json!({"signers": ["ci"], "threshold": 1});
+        policy["environments"][2]["signers"] = serde_json::json!(["ci"]);
+        policy["environments"][2]["threshold"] = 1.into();
+    });
+    // The attacker holds only the CI key.
+    let sig = std::process::Command::new(env!("CARGO_BIN_EXE_gitops-ledger"))
+        .args(["policy", "sign", "--key", &repo.key_str("ci")])
+        .current_dir(&repo.root)
+        .env("GITOPS_LEDGER_NOW", &repo.now)
+        .output()
+        .unwrap();
+    assert!(sig.status.success(), "{}", String::from_utf8_lossy(&sig.stderr));
+    commit(&repo, "new root");
+    pr_check(
+        &repo,
+        1,
+        &[
+            "promotions/policy/00000002.json (policy@2): a policy version added by this change needs 2 more signature(s) from the base's root signers (alice, bob, carol) of version 1",
+            "rotation to version 2 needs 2 more signature(s) from the root signers of version 1",
+        ],
+    );
+}
+
+#[test]
+fn the_work_tree_can_be_checked_against_a_base_too() {
+    let repo = landed();
+    repo.promote("dev", 'b', "ci", "2026-11-28T09:00:00Z");
+    repo.ok(&["verify", "--base", "base"]);
+    repo.write("promotions/apps/api/00000002.json", "{}");
+    let out = repo.fails(1, &["verify", "--base", "base"]);
+    assert!(out.contains("promotions/apps/api/00000002.json: was modified after it landed"), "{out}");
+}
