@@ -2,10 +2,6 @@
 //! records, with every file that is not a well-formed ledger file reported as
 //! a violation (rule `schema`) rather than skipped silently.
 
-use std::collections::BTreeMap;
-
-use rayon::prelude::*;
-
 use crate::canonical::{record_id, record_message};
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES, POLICY_DIR};
 use crate::record::{record_path, Name, Record, RecordId, MAX_RECORD_BYTES};
@@ -98,8 +94,10 @@ pub fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<Record
             _ => problems.push(schema_problem(&path, "is not a record; records are regular files named NNNNNNNN.json")),
         }
     }
+    // In chain order on one thread: callers parallelize across apps, and a
+    // git pack reads fastest when one app's similar records come in sequence.
     let parsed: Vec<Result<RecordFile, Violation>> =
-        paths.into_par_iter().map(|(path, seq)| read_record(snapshot, app, path, seq)).collect::<Result<_, _>>()?;
+        paths.into_iter().map(|(path, seq)| read_record(snapshot, app, path, seq)).collect::<Result<_, _>>()?;
     let mut records = Vec::with_capacity(parsed.len());
     for result in parsed {
         match result {
@@ -161,35 +159,4 @@ pub fn list_apps(snapshot: &dyn Snapshot) -> Result<Loaded<Vec<Name>>, StoreErro
         }
     }
     Ok(loaded)
-}
-
-/// The whole ledger of one tree.
-#[derive(Debug, Default)]
-pub struct Ledger {
-    pub policies: Vec<PolicyFile>,
-    pub apps: BTreeMap<Name, Vec<RecordFile>>,
-    pub problems: Vec<Violation>,
-}
-
-impl Ledger {
-    pub fn load(snapshot: &dyn Snapshot) -> Result<Ledger, StoreError> {
-        let policies = load_policies(snapshot)?;
-        let apps = list_apps(snapshot)?;
-        let mut ledger = Ledger { policies: policies.value, problems: policies.problems, ..Ledger::default() };
-        ledger.problems.extend(apps.problems);
-        let chains: Vec<(Name, Loaded<Vec<RecordFile>>)> = apps
-            .value
-            .into_par_iter()
-            .map(|app| load_app(snapshot, &app).map(|chain| (app, chain)))
-            .collect::<Result<_, _>>()?;
-        for (app, chain) in chains {
-            ledger.problems.extend(chain.problems);
-            ledger.apps.insert(app, chain.value);
-        }
-        Ok(ledger)
-    }
-
-    pub fn record_count(&self) -> usize {
-        self.apps.values().map(Vec::len).sum()
-    }
 }

@@ -164,8 +164,9 @@ impl Snapshot for WorkTree {
 pub struct GitTree {
     shared: gix::ThreadSafeRepository,
     tree: gix::ObjectId,
-    /// Thread-local repository handles, reused across rayon workers.
-    pool: std::sync::Mutex<Vec<gix::Repository>>,
+    /// One repository handle (with its pack caches) per thread, kept with
+    /// the thread so each worker's delta-base cache stays warm.
+    handles: std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, gix::Repository>>,
     /// Blob ids of files seen in listings, so reads need no path lookup.
     files: std::sync::Mutex<std::collections::HashMap<String, gix::ObjectId>>,
     /// What `--rev` said and the commit it named, for messages.
@@ -189,7 +190,7 @@ impl GitTree {
         Ok(GitTree {
             shared: repo.into_sync(),
             tree: tree_tree,
-            pool: std::sync::Mutex::new(Vec::new()),
+            handles: std::sync::Mutex::new(std::collections::HashMap::new()),
             files: std::sync::Mutex::new(std::collections::HashMap::new()),
             rev: rev.to_string(),
             commit,
@@ -213,10 +214,17 @@ impl GitTree {
     }
 
     fn with_repo<T>(&self, f: impl FnOnce(&gix::Repository) -> T) -> T {
-        let repo = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let repo = repo.unwrap_or_else(|| self.shared.to_thread_local());
+        let thread = std::thread::current().id();
+        let repo = self.handles.lock().unwrap_or_else(|e| e.into_inner()).remove(&thread);
+        let repo = repo.unwrap_or_else(|| {
+            let mut repo = self.shared.to_thread_local();
+            // Records of one app are near-identical, so git packs them as long
+            // delta chains; a roomy delta-base cache keeps each base inflated once.
+            repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(32 << 20)));
+            repo
+        });
         let out = f(&repo);
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(repo);
+        self.handles.lock().unwrap_or_else(|e| e.into_inner()).insert(thread, repo);
         out
     }
 

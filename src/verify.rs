@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::chain::AppHistory;
 use crate::clock::Timestamp;
-use crate::ledger::{list_apps, load_app, load_policies, Ledger, RecordFile, APPS_DIR, PROMOTIONS_DIR};
+use crate::ledger::{list_apps, load_app, load_policies, RecordFile, APPS_DIR, PROMOTIONS_DIR};
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES};
 use crate::record::{Name, RecordId, MAX_RECORD_BYTES};
 use crate::rules::{
@@ -54,60 +54,58 @@ impl Report {
     }
 }
 
-/// Every rule over the whole tree.
+/// Every rule over the whole tree. Apps are checked in parallel, each read,
+/// signature-checked and folded on its own, so memory holds one chain per
+/// core rather than the whole ledger, and a git pack is read app by app.
 pub fn verify(snapshot: &dyn Snapshot, options: &VerifyOptions, now: Timestamp) -> Result<Report, VerifyError> {
-    let ledger = Ledger::load(snapshot)?;
-    Ok(verify_ledger(&ledger, options, now))
-}
-
-pub fn verify_ledger(ledger: &Ledger, options: &VerifyOptions, now: Timestamp) -> Report {
-    let mut violations = ledger.problems.clone();
-    violations.extend(check_policies(&ledger.policies, now, options.trust.as_ref()));
+    let loaded_policies = load_policies(snapshot)?;
+    let apps = list_apps(snapshot)?;
+    let policies = loaded_policies.value;
+    let mut violations = loaded_policies.problems;
+    violations.extend(apps.problems);
+    violations.extend(check_policies(&policies, now, options.trust.as_ref()));
     let mut warnings = Vec::new();
     if options.trust.is_none() {
-        if let Some(first) = ledger.policies.first() {
+        if let Some(first) = policies.first() {
             warnings.push(format!(
                 "policy version 1 ({}) was trusted on first use: nothing pins it, so a rewritten history with a new root would also pass; pin it with --trust {}",
                 first.path, first.id
             ));
         }
     }
-    let policies = Policies(&ledger.policies);
-    let all: Vec<&RecordFile> = ledger.apps.values().flatten().collect();
-    let mut verdicts = batch_verdicts(&all, policies).into_iter();
-    let chains: Vec<(&[RecordFile], Vec<SignatureVerdicts>)> = ledger
-        .apps
-        .values()
-        .map(|records| (records.as_slice(), verdicts.by_ref().take(records.len()).collect()))
-        .collect();
-    let per_app: Vec<Vec<Violation>> = chains
+    let policy_set = Policies(&policies);
+    let per_app: Vec<(Vec<Violation>, usize, usize)> = apps
+        .value
         .par_iter()
-        .map(|(records, verdicts)| {
+        .map(|app| {
+            let chain = load_app(snapshot, app)?;
+            let records: Vec<&RecordFile> = chain.value.iter().collect();
+            let verdicts = batch_verdicts(&records, policy_set);
+            let mut out = chain.problems;
             let mut history = AppHistory::default();
-            let mut out = Vec::new();
-            for (file, verdicts) in records.iter().zip(verdicts) {
+            for (file, verdicts) in records.iter().zip(&verdicts) {
                 let candidate = Candidate { path: &file.path, record: &file.record, verdicts };
-                out.extend(check_record(&candidate, &history, policies, now));
+                out.extend(check_record(&candidate, &history, policy_set, now));
                 history.apply(&file.record, &file.id);
             }
-            out
+            let signatures = records.iter().map(|r| r.record.signatures.len()).sum();
+            Ok((out, records.len(), signatures))
         })
-        .collect();
-    violations.extend(per_app.into_iter().flatten());
-    let counts = Counts {
-        policies: ledger.policies.len(),
-        apps: ledger.apps.len(),
-        records: all.len(),
-        signatures: all.iter().map(|r| r.record.signatures.len()).sum(),
-        pending: violations.iter().filter(|v| v.rule == Rule::Threshold).count(),
-    };
-    Report { base: None, counts, violations, warnings }
+        .collect::<Result<_, StoreError>>()?;
+    let mut counts = Counts { policies: policies.len(), apps: apps.value.len(), ..Counts::default() };
+    for (app_violations, records, signatures) in per_app {
+        violations.extend(app_violations);
+        counts.records += records;
+        counts.signatures += signatures;
+    }
+    counts.pending = violations.iter().filter(|v| v.rule == Rule::Threshold).count();
+    Ok(Report { base: None, counts, violations, warnings })
 }
 
 /// Signatures checked in batches on all cores. A batch that fails is checked
 /// one by one, so the bad signature is named; the verdicts equal
 /// [`signature_verdicts`] (what `promote` uses) for honestly made signatures.
-fn batch_verdicts(records: &[&RecordFile], policies: Policies) -> Vec<SignatureVerdicts> {
+pub fn batch_verdicts(records: &[&RecordFile], policies: Policies) -> Vec<SignatureVerdicts> {
     const BATCH: usize = 64;
     let prepared: Vec<Vec<Result<PreparedSignature, SignatureProblem>>> = records
         .par_iter()

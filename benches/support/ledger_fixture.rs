@@ -66,36 +66,8 @@ pub fn ledger(dir: &Path, records: usize, apps: usize) -> PathBuf {
         std::fs::create_dir_all(dir.join(format!("promotions/apps/{app}"))).expect("mkdir");
         let mut prev = None;
         for i in 0..per_app {
-            let seq = i as u64 + 1;
-            let cycle = i / 3;
-            let (env, from, signers): (&str, Option<&str>, Vec<(&str, &SigningKey)>) = match i % 3 {
-                0 => ("dev", None, vec![("ci", &ci)]),
-                1 => ("staging", Some("dev"), vec![("alice", &alice)]),
-                _ => ("production", Some("staging"), vec![("alice", &alice), ("bob", &bob)]),
-            };
-            let mut record = Record {
-                schema: RECORD_SCHEMA.into(),
-                app: app.clone(),
-                seq,
-                prev: prev.clone(),
-                policy: 1,
-                env: name(env),
-                from: from.map(name),
-                kind: Kind::Promote,
-                images: vec![Image {
-                    name: ImageName::parse(&format!("ghcr.io/bench/{app}")).expect("image"),
-                    digest: Digest::parse(&format!("sha256:{:016x}{:048x}", a, cycle)).expect("digest"),
-                    tag: Some(gitops_ledger::record::Tag::parse(&format!("v1.{cycle}")).expect("tag")),
-                }],
-                at: Timestamp::from_unix(START + i as i64 * STEP).expect("time"),
-                reason: None,
-                signatures: Vec::new(),
-            };
-            let message = record_message(&record).expect("message");
-            for (signer, key) in signers {
-                record.signatures.push(Signature { signer: name(signer), sig: key.sign(&message).expect("sign") });
-            }
-            std::fs::write(dir.join(record_path(&app, seq)), record.to_pretty_json()).expect("write record");
+            let record = cycle_record(&app, a, i, prev.take(), (&ci, &alice, &bob));
+            std::fs::write(dir.join(record_path(&app, record.seq)), record.to_pretty_json()).expect("write record");
             prev = Some(record_id(&record).expect("id"));
         }
     });
@@ -105,6 +77,8 @@ pub fn ledger(dir: &Path, records: usize, apps: usize) -> PathBuf {
         &["config", "user.email", "bench@example.invalid"],
         &["add", "-A"],
         &["commit", "-q", "-m", "ledger fixture"],
+        // Packed, as a clone (and so CI's checkout) is.
+        &["repack", "-adq"],
     ] {
         let status = git(dir).args(args).status().expect("git");
         assert!(status.success(), "git {args:?}");
@@ -117,6 +91,46 @@ pub fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir).env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
     cmd
+}
+
+/// Record `i` (0-based) of app number `a`: cycle `i / 3` of one digest
+/// through dev (ci), staging (alice) and production (alice + bob).
+pub fn cycle_record(
+    app: &Name,
+    a: usize,
+    i: usize,
+    prev: Option<gitops_ledger::record::RecordId>,
+    (ci, alice, bob): (&SigningKey, &SigningKey, &SigningKey),
+) -> Record {
+    let cycle = i / 3;
+    let (env, from, signers): (&str, Option<&str>, Vec<(&str, &SigningKey)>) = match i % 3 {
+        0 => ("dev", None, vec![("ci", ci)]),
+        1 => ("staging", Some("dev"), vec![("alice", alice)]),
+        _ => ("production", Some("staging"), vec![("alice", alice), ("bob", bob)]),
+    };
+    let mut record = Record {
+        schema: RECORD_SCHEMA.into(),
+        app: app.clone(),
+        seq: i as u64 + 1,
+        prev,
+        policy: 1,
+        env: name(env),
+        from: from.map(name),
+        kind: Kind::Promote,
+        images: vec![Image {
+            name: ImageName::parse(&format!("ghcr.io/bench/{app}")).expect("image"),
+            digest: Digest::parse(&format!("sha256:{:016x}{:048x}", a, cycle)).expect("digest"),
+            tag: Some(gitops_ledger::record::Tag::parse(&format!("v1.{cycle}")).expect("tag")),
+        }],
+        at: Timestamp::from_unix(START + i as i64 * STEP).expect("time"),
+        reason: None,
+        signatures: Vec::new(),
+    };
+    let message = record_message(&record).expect("message");
+    for (signer, key) in signers {
+        record.signatures.push(Signature { signer: name(signer), sig: key.sign(&message).expect("sign") });
+    }
+    record
 }
 
 /// Where fixtures are kept between runs (under target/, rebuilt when missing).

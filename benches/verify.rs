@@ -1,0 +1,106 @@
+//! `verify` on generated ledgers of 1k, 10k and 100k records (50 apps, three
+//! environments, production carrying two signatures): from the work tree,
+//! with `--rev` (git objects), and the pull-request check `--base` adding one
+//! record; beside it, the floor: batch-verifying the same signatures alone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failing loudly is right
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gitops_ledger::canonical::record_id;
+use gitops_ledger::clock::Timestamp;
+use gitops_ledger::ledger::{list_apps, load_app, load_policies};
+use gitops_ledger::record::{record_path, Name};
+use gitops_ledger::store::{GitTree, WorkTree};
+use gitops_ledger::verify::{verify, verify_change, VerifyOptions};
+use rayon::prelude::*;
+
+#[path = "support/ledger_fixture.rs"]
+mod fixture;
+
+const APPS: usize = 50;
+
+fn now() -> Timestamp {
+    Timestamp::parse("2030-01-01T00:00:00Z").unwrap()
+}
+
+/// The fixture plus one more valid record on top, committed: `base` is the
+/// ledger, HEAD adds the record, as a promotion pull request would.
+fn fixture_with_pull_request(records: usize) -> std::path::PathBuf {
+    let dir = fixture::ledger(&fixture::fixture_dir(&format!("verify-{records}")), records, APPS);
+    let tags = fixture::git(&dir).args(["tag", "--list", "base"]).output().unwrap();
+    if !String::from_utf8_lossy(&tags.stdout).contains("base") {
+        let app = Name::parse("app-000").unwrap();
+        let per_app = records / APPS;
+        let tree = WorkTree::new(&dir);
+        let last = gitops_ledger::ledger::load_app(&tree, &app).unwrap().value.pop().unwrap();
+        let keys = (fixture::key("ci"), fixture::key("alice"), fixture::key("bob"));
+        // The next record in the cycle pattern keeps every rule.
+        let record = fixture::cycle_record(
+            &app,
+            0,
+            per_app,
+            Some(record_id(&last.record).unwrap()),
+            (&keys.0, &keys.1, &keys.2),
+        );
+        std::fs::write(dir.join(record_path(&app, record.seq)), record.to_pretty_json()).unwrap();
+        for args in [&["tag", "base"][..], &["add", "-A"], &["commit", "-q", "-m", "one promotion"]] {
+            assert!(fixture::git(&dir).args(args).status().unwrap().success());
+        }
+    }
+    dir
+}
+
+fn bench_verify(c: &mut Criterion) {
+    let options = VerifyOptions::default();
+    for records in [1_000usize, 10_000, 100_000] {
+        let dir = fixture_with_pull_request(records);
+        let mut group = c.benchmark_group(format!("verify {records}"));
+        group.sample_size(10);
+        let work_tree = WorkTree::new(&dir);
+        group.bench_function(BenchmarkId::new("work tree", records), |b| {
+            b.iter(|| assert!(verify(&work_tree, &options, now()).unwrap().holds()))
+        });
+        group.bench_function(BenchmarkId::new("--rev HEAD", records), |b| {
+            b.iter(|| {
+                let head = GitTree::open(&dir, "HEAD").unwrap();
+                assert!(verify(&head, &options, now()).unwrap().holds())
+            })
+        });
+        group.bench_function(BenchmarkId::new("--rev HEAD --base base", records), |b| {
+            b.iter(|| {
+                let head = GitTree::open(&dir, "HEAD").unwrap();
+                let base = GitTree::open(&dir, "base").unwrap();
+                let report = verify_change(&base, &head, &options, now()).unwrap();
+                assert!(report.holds() && report.counts.records == 1, "{:?}", report.violations);
+            })
+        });
+        // The floor: the same signatures, prepared, batch-verified on all cores.
+        let policy = load_policies(&work_tree).unwrap().value.remove(0).policy;
+        let records: Vec<_> = list_apps(&work_tree)
+            .unwrap()
+            .value
+            .iter()
+            .flat_map(|app| load_app(&work_tree, app).unwrap().value)
+            .collect();
+        let prepared: Vec<_> = records
+            .iter()
+            .flat_map(|r| r.record.signatures.iter().map(move |s| (r, s)))
+            .map(|(r, s)| policy.keys[&s.signer].prepare(&r.message, &s.sig).unwrap())
+            .collect();
+        drop(records);
+        group.bench_function(BenchmarkId::new("ed25519 batch only", prepared.len()), |b| {
+            b.iter(|| {
+                prepared.par_chunks(64).for_each(|chunk| {
+                    let messages: Vec<&[u8]> = chunk.iter().map(|p| p.signed_data.as_slice()).collect();
+                    let signatures: Vec<_> = chunk.iter().map(|p| p.signature).collect();
+                    let keys: Vec<_> = chunk.iter().map(|p| p.key).collect();
+                    ed25519_dalek::verify_batch(&messages, &signatures, &keys).unwrap();
+                })
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_verify);
+criterion_main!(benches);
