@@ -31,6 +31,8 @@ pub enum AppendError {
     Record(#[from] RecordError),
     #[error(transparent)]
     Canonical(#[from] crate::canonical::CanonicalError),
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
 }
 
 fn list(violations: &[Violation]) -> String {
@@ -400,4 +402,24 @@ pub fn init(
         other => other.into(),
     })?;
     Ok(path)
+}
+
+/// What the projection of the work tree's ledger should write, under the
+/// newest policy (refusing, as appends do, under a policy that does not verify).
+pub fn projection(tree: &WorkTree, now: Timestamp) -> Result<Vec<crate::project::ProjectedFile>, AppendError> {
+    let policies = signed_policies(tree, now)?;
+    let newest =
+        policies.last().ok_or_else(|| AppendError::Usage("there is no policy yet; run `gitops-ledger init`".into()))?;
+    let states = crate::project::fold_all(tree, Policies(&policies))?;
+    Ok(crate::project::plan(tree, &newest.policy, &states).into_iter().collect::<Result<_, _>>()?)
+}
+
+/// Writes the projected files that change, atomically; returns their paths.
+pub fn write_projection(tree: &WorkTree, files: &[crate::project::ProjectedFile]) -> Result<Vec<String>, AppendError> {
+    let mut written = Vec::new();
+    for file in files.iter().filter(|f| f.changes()) {
+        tree.write_atomic(&file.path, &file.projected, false)?;
+        written.push(file.path.clone());
+    }
+    Ok(written)
 }

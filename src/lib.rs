@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod ledger;
 pub mod policy;
+pub mod project;
 pub mod record;
 pub mod rules;
 pub mod sign;

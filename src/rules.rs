@@ -39,6 +39,8 @@ pub enum Rule {
     Expiry,
     /// `--base`: landed files are never modified or deleted.
     AppendOnly,
+    /// Overlays and versions.json equal the projection of the ledger.
+    Projection,
 }
 
 impl Rule {
@@ -56,6 +58,7 @@ impl Rule {
             Rule::Freeze => "freeze",
             Rule::Expiry => "expiry",
             Rule::AppendOnly => "append-only",
+            Rule::Projection => "projection",
         }
     }
 }

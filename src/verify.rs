@@ -10,6 +10,7 @@ use crate::chain::AppHistory;
 use crate::clock::Timestamp;
 use crate::ledger::{list_apps, load_app, load_policies, RecordFile, APPS_DIR, PROMOTIONS_DIR};
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES};
+use crate::project::{drift, plan, AppState};
 use crate::record::{Name, RecordId, MAX_RECORD_BYTES};
 use crate::rules::{
     check_policies, check_record, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
@@ -74,7 +75,7 @@ pub fn verify(snapshot: &dyn Snapshot, options: &VerifyOptions, now: Timestamp) 
         }
     }
     let policy_set = Policies(&policies);
-    let per_app: Vec<(Vec<Violation>, usize, usize)> = apps
+    let per_app: Vec<(Vec<Violation>, usize, usize, AppState)> = apps
         .value
         .par_iter()
         .map(|app| {
@@ -83,23 +84,49 @@ pub fn verify(snapshot: &dyn Snapshot, options: &VerifyOptions, now: Timestamp) 
             let verdicts = batch_verdicts(&records, policy_set);
             let mut out = chain.problems;
             let mut history = AppHistory::default();
-            for (file, verdicts) in records.iter().zip(&verdicts) {
+            let mut before_pending_tail = None;
+            for (index, (file, verdicts)) in records.iter().zip(&verdicts).enumerate() {
                 let candidate = Candidate { path: &file.path, record: &file.record, verdicts };
-                out.extend(check_record(&candidate, &history, policy_set, now));
+                let found = check_record(&candidate, &history, policy_set, now);
+                // A newest record below threshold does not move the projection.
+                if index + 1 == records.len() && found.iter().any(|v| v.rule == Rule::Threshold) {
+                    before_pending_tail = Some(history.clone());
+                }
+                out.extend(found);
                 history.apply(&file.record, &file.id);
             }
             let signatures = records.iter().map(|r| r.record.signatures.len()).sum();
-            Ok((out, records.len(), signatures))
+            let projected = AppState { app: app.clone(), history: before_pending_tail.unwrap_or(history) };
+            Ok((out, records.len(), signatures, projected))
         })
         .collect::<Result<_, StoreError>>()?;
     let mut counts = Counts { policies: policies.len(), apps: apps.value.len(), ..Counts::default() };
-    for (app_violations, records, signatures) in per_app {
+    let mut states = Vec::with_capacity(per_app.len());
+    for (app_violations, records, signatures, state) in per_app {
         violations.extend(app_violations);
         counts.records += records;
         counts.signatures += signatures;
+        states.push(state);
+    }
+    if let Some(newest) = policies.last() {
+        violations.extend(projection_drift(snapshot, &newest.policy, &states));
     }
     counts.pending = violations.iter().filter(|v| v.rule == Rule::Threshold).count();
     Ok(Report { base: None, counts, violations, warnings })
+}
+
+/// Rule 7: what the projector would write, against what the tree holds.
+fn projection_drift(snapshot: &dyn Snapshot, policy: &crate::policy::Policy, states: &[AppState]) -> Vec<Violation> {
+    let mut files = Vec::new();
+    let mut out = Vec::new();
+    for planned in plan(snapshot, policy, states) {
+        match planned {
+            Ok(file) => files.push(file),
+            Err(err) => out.push(err.to_violation()),
+        }
+    }
+    out.extend(drift(&files));
+    out
 }
 
 /// Signatures checked in batches on all cores. A batch that fails is checked

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::promote::{commit_or_undo, report_written};
+use super::promote::{finish, report_written};
 use super::{load_key, CommandError, Context, ExitKind};
 use crate::record::Name;
 
@@ -18,7 +18,10 @@ pub struct Args {
     /// Policy name of the signer; default: the name whose key matches --key.
     #[arg(long, value_name = "NAME")]
     pub signer: Option<Name>,
-    /// Make one git commit holding the approved record.
+    /// Do not update the overlays and versions.json (they will show as drift until `project` runs).
+    #[arg(long)]
+    pub no_project: bool,
+    /// Make one git commit holding the approved record and the projection.
     #[arg(long)]
     pub commit: bool,
 }
@@ -37,10 +40,8 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     let before = std::fs::read(context.tree.path(&crate::record::record_path(&app, seq))).ok();
     let written = crate::append::approve(&context.tree, &app, seq, &key, args.signer, context.clock.now())?;
     report_written(context, &written)?;
-    if args.commit {
-        let signer = written.record.signatures.last().map_or("", |s| s.signer.as_str());
-        let message = format!("chore({}): approve {} ({signer})\n", written.record.env, written.record.label());
-        commit_or_undo(context, &written.path, &message, before)?;
-    }
+    let signer = written.record.signatures.last().map_or("", |s| s.signer.as_str());
+    let message = format!("chore({}): approve {} ({signer})\n", written.record.env, written.record.label());
+    finish(context, (written.path.clone(), before), !args.no_project, args.commit.then_some(message.as_str()))?;
     Ok(ExitKind::Holds)
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::append::AppendError;
+use crate::project::ProjectError;
 use crate::sign::SignError;
 use crate::store::StoreError;
 use crate::verify::VerifyError;
@@ -55,6 +56,11 @@ impl From<AppendError> for CommandError {
             // A ledger file that does not parse is a broken rule of the repo, not a usage error.
             AppendError::Record(_) | AppendError::Policy(_) => CommandError::rule(err),
             AppendError::Store(StoreError::Exists { .. }) => CommandError::rule(err),
+            // An overlay the projector cannot or may not edit: refused like a rule.
+            AppendError::Project(ProjectError::Overlay { .. } | ProjectError::MissingOverlay { .. }) => {
+                CommandError::rule(err)
+            }
+            AppendError::Project(ProjectError::Store(_)) => CommandError::usage(err),
             AppendError::Usage(_) | AppendError::Store(_) | AppendError::Sign(_) | AppendError::Canonical(_) => {
                 CommandError::usage(err)
             }

@@ -12,6 +12,7 @@ mod error;
 mod init;
 mod keygen;
 mod policy;
+mod project;
 mod promote;
 mod reference;
 mod verify;
@@ -48,6 +49,7 @@ pub enum Command {
     Policy(policy::Command),
     Promote(promote::Args),
     Approve(approve::Args),
+    Project(project::Args),
     Verify(verify::Args),
 }
 
@@ -87,6 +89,7 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Policy(command) => policy::run(&mut context, command),
         Command::Promote(args) => promote::run(&mut context, args),
         Command::Approve(args) => approve::run(&mut context, args),
+        Command::Project(args) => project::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
     }
 }

@@ -35,7 +35,10 @@ pub struct Args {
     /// Return the environment to a digest it ran before (needs --image).
     #[arg(long)]
     pub rollback: bool,
-    /// Make one git commit holding the new record.
+    /// Do not update the overlays and versions.json (they will show as drift until `project` runs).
+    #[arg(long)]
+    pub no_project: bool,
+    /// Make one git commit holding the new record and the projection.
     #[arg(long)]
     pub commit: bool,
 }
@@ -65,17 +68,70 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     };
     let written = crate::append::promote(&context.tree, request, &key, context.clock.now())?;
     report_written(context, &written)?;
-    if args.commit {
-        let record = &written.record;
-        let verb = match record.kind {
-            Kind::Promote => "promote",
-            Kind::Rollback => "rollback",
-        };
-        let digest = record.images.first().map_or("", |i| i.digest.short());
-        let message = format!("chore({}): {verb} {} to {digest}\n", record.env, record.app);
-        commit_or_undo(context, &written.path, &message, None)?;
-    }
+    let record = &written.record;
+    let verb = match record.kind {
+        Kind::Promote => "promote",
+        Kind::Rollback => "rollback",
+    };
+    let digest = record.images.first().map_or("", |i| i.digest.short());
+    let message = format!("chore({}): {verb} {} to {digest}\n", record.env, record.app);
+    finish(context, (written.path.clone(), None), !args.no_project, args.commit.then_some(message.as_str()))?;
     Ok(ExitKind::Holds)
+}
+
+/// After a record was written: project (unless told not to) and commit
+/// (when asked). If either fails, every file written is put back as it was,
+/// so a failed command leaves the tree unchanged. `record` is the record's
+/// path and its previous content (None: it is new).
+pub(crate) fn finish(
+    context: &mut Context,
+    record: (String, Option<Vec<u8>>),
+    project: bool,
+    commit_message: Option<&str>,
+) -> Result<(), CommandError> {
+    let mut touched = vec![record];
+    let outcome = project_and_commit(context, &mut touched, project, commit_message);
+    if let Err(err) = outcome {
+        let mut note = String::new();
+        for (path, previous) in touched.iter().rev() {
+            let restored = match previous {
+                Some(bytes) => context.tree.write_atomic(path, bytes, false),
+                None => std::fs::remove_file(context.tree.path(path))
+                    .map_err(|source| crate::store::StoreError::Write { path: path.clone(), source }),
+            };
+            if let Err(undo_err) = restored {
+                note.push_str(&format!("; restoring {path} failed too: {undo_err}"));
+            }
+        }
+        if note.is_empty() {
+            note = "; nothing was written".into();
+        }
+        return Err(CommandError { kind: err.kind, message: format!("{}{note}", err.message) });
+    }
+    Ok(())
+}
+
+fn project_and_commit(
+    context: &mut Context,
+    touched: &mut Vec<(String, Option<Vec<u8>>)>,
+    project: bool,
+    commit_message: Option<&str>,
+) -> Result<(), CommandError> {
+    if project {
+        let files = crate::append::projection(&context.tree, context.clock.now())?;
+        for file in files.iter().filter(|f| f.changes()) {
+            touched.push((file.path.clone(), file.current.clone()));
+        }
+        for path in crate::append::write_projection(&context.tree, &files)? {
+            say!(context, "projected {path}");
+        }
+    }
+    if let Some(message) = commit_message {
+        let paths: Vec<String> = touched.iter().map(|(path, _)| path.clone()).collect();
+        let commit = crate::store::commit_files(context.tree.root(), &paths, message).map_err(CommandError::usage)?;
+        say!(context, "committed {commit}");
+    }
+    Ok(())
 }
 
 /// What `promote` and `approve` print about the record they wrote.
@@ -108,32 +164,4 @@ pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result
         );
     }
     Ok(())
-}
-
-/// Commits `path`; if that fails, puts the file back as it was (`previous`
-/// content, or removed) so a failed command leaves the tree unchanged.
-pub(crate) fn commit_or_undo(
-    context: &mut Context,
-    path: &str,
-    message: &str,
-    previous: Option<Vec<u8>>,
-) -> Result<(), CommandError> {
-    match crate::store::commit_files(context.tree.root(), &[path.to_string()], message) {
-        Ok(commit) => {
-            say!(context, "committed {commit}");
-            Ok(())
-        }
-        Err(err) => {
-            let undo = match previous {
-                Some(bytes) => context.tree.write_atomic(path, &bytes, false),
-                None => std::fs::remove_file(context.tree.path(path))
-                    .map_err(|source| crate::store::StoreError::Write { path: path.to_string(), source }),
-            };
-            let note = match undo {
-                Ok(()) => format!("{path} was left as it was"),
-                Err(undo_err) => format!("and restoring {path} failed too: {undo_err}"),
-            };
-            Err(CommandError::usage(format!("{err}; {note}")))
-        }
-    }
 }

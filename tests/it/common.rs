@@ -69,12 +69,19 @@ impl TestRepo {
         self.edit_json("promotions/policy/00000001.json", |policy| {
             // Records in tests are backdated up to a few days; the policy predates them.
             policy["at"] = "2026-11-01T00:00:00Z".into();
+            // Projection tests opt in to overlays; the rest project versions.json only.
+            policy["overlay"] = serde_json::Value::Null;
             edit(policy);
         });
         self.ok(&["policy", "sign", "--key", &self.key_str("alice")]);
         self.ok(&["policy", "sign", "--key", &self.key_str("bob")]);
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "-m", "policy version 1"]);
+    }
+
+    /// `project`: brings versions.json (and overlays) up to date with the ledger.
+    pub fn project(&self) {
+        self.ok(&["project"]);
     }
 
     pub fn key(&self, name: &str) -> PathBuf {

@@ -22,6 +22,8 @@ fn keygen_init_sign_promote_approve_builds_a_chain_that_recomputes_independently
         "--ci",
         "ci-bot",
     ]);
+    // This flow projects versions.json only; tests/it/projection.rs covers overlays.
+    repo.edit_json("promotions/policy/00000001.json", |policy| policy["overlay"] = serde_json::Value::Null);
     let signed_once = repo.ok(&["policy", "sign", "--key", &gen("alice")]);
     assert!(signed_once.contains("needs 1 more signature"), "{signed_once}");
     let signed_twice = repo.ok(&["policy", "sign", "--key", &gen("bob")]);
@@ -85,7 +87,11 @@ fn commit_makes_exactly_one_commit_holding_only_the_record() {
     let before = repo.commit_count();
     repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
     assert_eq!(repo.commit_count(), before + 1);
-    assert_eq!(repo.git(&["diff", "--name-status", "HEAD~1", "HEAD"]), "A\tpromotions/apps/api/00000001.json\n");
+    assert_eq!(
+        repo.git(&["diff", "--name-status", "HEAD~1", "HEAD"]),
+        "A\tpromotions/apps/api/00000001.json\nA\tversions.json\n",
+        "the record and its projection, nothing else"
+    );
     assert_eq!(
         repo.git(&["log", "-1", "--format=%s|%an|%ae"]).trim(),
         "chore(dev): promote api to sha256:aaaaaaaaaaaa|Test Author|author@example.invalid"
@@ -101,7 +107,11 @@ fn commit_makes_exactly_one_commit_holding_only_the_record() {
     let before_approval = repo.commit_count();
     repo.ok(&["approve", "api@3", "--key", &repo.key_str("bob"), "--commit"]);
     assert_eq!(repo.commit_count(), before_approval + 1);
-    assert_eq!(repo.git(&["diff", "--name-status", "HEAD~1", "HEAD"]), "M\tpromotions/apps/api/00000003.json\n");
+    assert_eq!(
+        repo.git(&["diff", "--name-status", "HEAD~1", "HEAD"]),
+        "M\tpromotions/apps/api/00000003.json\nM\tversions.json\n",
+        "approval completes the threshold, so production moves in versions.json"
+    );
     assert_eq!(repo.git(&["log", "-1", "--format=%s"]).trim(), "chore(production): approve api@3 (bob)");
     assert_eq!(repo.status(), "");
     // git itself must find the objects gix wrote well-formed.
@@ -115,7 +125,10 @@ fn commit_leaves_other_staged_and_unstaged_changes_alone() {
     repo.git(&["add", "notes.txt"]);
     repo.write("scratch.txt", "untracked\n");
     repo.promote("dev", 'a', "ci", "2026-11-28T09:00:00Z");
-    assert_eq!(repo.git(&["diff", "--name-only", "HEAD~1", "HEAD"]), "promotions/apps/api/00000001.json\n");
+    assert_eq!(
+        repo.git(&["diff", "--name-only", "HEAD~1", "HEAD"]),
+        "promotions/apps/api/00000001.json\nversions.json\n"
+    );
     assert_eq!(repo.status(), "A  notes.txt\n?? scratch.txt\n");
 }
 

@@ -43,6 +43,7 @@ fn promoted() -> TestRepo {
     repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
     repo.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
     repo.forge(Forged::new(3, "production", 'a', "2026-11-26T10:00:00Z", &["alice", "bob"]));
+    repo.project();
     repo.ok(&["verify"]);
     repo
 }
@@ -143,10 +144,12 @@ fn a_record_inside_a_freeze_window_fails_unless_it_is_an_allowed_rollback() {
     repo.forge(Forged::new(4, "dev", 'b', "2026-11-22T08:00:00Z", &["ci"]));
     repo.forge(Forged::new(5, "staging", 'b', "2026-11-22T09:00:00Z", &["alice"]));
     repo.forge(Forged::new(6, "production", 'b', "2026-11-25T10:00:00Z", &["alice", "bob"]));
+    repo.project();
     repo.ok(&["verify"]);
     let rollback =
         Forged { rollback: true, ..Forged::new(7, "production", 'a', "2026-11-26T10:00:00Z", &["alice", "bob"]) };
     repo.forge(rollback);
+    repo.project();
     repo.ok(&["verify"]);
     repo.forge(Forged::new(8, "production", 'b', "2026-11-26T12:00:00Z", &["alice", "bob"]));
     verify_fails_with(
@@ -205,6 +208,7 @@ fn a_rotation_signed_by_too_few_old_root_keys_fails_and_passes_once_signed() {
     repo.ok(&["verify"]);
     // A record may now cite version 2.
     repo.forge(Forged { policy: 2, ..Forged::new(4, "dev", 'b', "2026-11-28T10:00:00Z", &["ci"]) });
+    repo.project();
     repo.ok(&["verify"]);
 }
 
@@ -255,6 +259,7 @@ fn hostile_files_are_violations_never_panics() {
 fn json_and_github_formats_report_the_same_findings() {
     let repo = promoted();
     repo.forge(Forged::new(4, "production", 'b', "2026-11-27T10:00:00Z", &["alice", "bob"]));
+    repo.project();
     let json: serde_json::Value = serde_json::from_str(&repo.fails(1, &["verify", "--format", "json"])).unwrap();
     assert_eq!(json["result"], "fail");
     assert_eq!(json["counts"]["records"], 4);

@@ -1,0 +1,244 @@
+//! Just enough of a YAML document tree, with byte spans into the source, to
+//! find and edit a kustomization's `images:` entries without touching a byte
+//! of anything else. Parsing is saphyr-parser's (YAML 1.2).
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    Scalar {
+        value: String,
+        quoted: bool,
+        start: usize,
+        end: usize,
+    },
+    Seq {
+        items: Vec<Node>,
+        flow: bool,
+        start: usize,
+        end: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        flow: bool,
+        start: usize,
+        end: usize,
+    },
+    /// Aliases and anything else this tool never edits.
+    Other {
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Node {
+    pub fn start(&self) -> usize {
+        match self {
+            Node::Scalar { start, .. }
+            | Node::Seq { start, .. }
+            | Node::Map { start, .. }
+            | Node::Other { start, .. } => *start,
+        }
+    }
+
+    /// Byte just past the node's last character (for block collections: past
+    /// their last descendant, not past trailing comments).
+    pub fn end(&self) -> usize {
+        match self {
+            Node::Scalar { end, .. } | Node::Seq { end, .. } | Node::Map { end, .. } | Node::Other { end, .. } => *end,
+        }
+    }
+
+    pub fn scalar(&self) -> Option<&str> {
+        match self {
+            Node::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The value of `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Map { entries, .. } => entries.iter().find(|(k, _)| k.scalar() == Some(key)).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The content without positions, for comparing two parses.
+    pub fn shape(&self) -> Shape {
+        match self {
+            Node::Scalar { value, .. } => Shape::Scalar(value.clone()),
+            Node::Seq { items, .. } => Shape::Seq(items.iter().map(Node::shape).collect()),
+            Node::Map { entries, .. } => Shape::Map(entries.iter().map(|(k, v)| (k.shape(), v.shape())).collect()),
+            Node::Other { .. } => Shape::Other,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Scalar(String),
+    Seq(Vec<Shape>),
+    Map(Vec<(Shape, Shape)>),
+    Other,
+}
+
+/// Parses a one-document YAML file. Errors are messages for people.
+pub fn parse(text: &str) -> Result<Node, String> {
+    // saphyr reports positions in characters; edits need bytes.
+    let byte_of: Vec<usize> = text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len())).collect();
+    let byte = |char_index: usize| byte_of.get(char_index).copied().unwrap_or(text.len());
+    let mut events = Vec::new();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| e.to_string())?;
+        events.push((event, byte(span.start.index()), byte(span.end.index())));
+    }
+    let mut documents = 0;
+    let mut root = None;
+    let mut position = 0;
+    while position < events.len() {
+        match &events[position].0 {
+            Event::DocumentStart(_) => {
+                documents += 1;
+                position += 1;
+                if !matches!(events.get(position).map(|e| &e.0), Some(Event::DocumentEnd)) {
+                    let (node, next) = build(&events, position, text)?;
+                    root = Some(node);
+                    position = next;
+                }
+            }
+            _ => position += 1,
+        }
+    }
+    if documents > 1 {
+        return Err(format!("holds {documents} YAML documents; a kustomization is one"));
+    }
+    root.ok_or_else(|| "is empty".to_string())
+}
+
+type Spanned<'a> = (Event<'a>, usize, usize);
+
+fn build(events: &[Spanned], position: usize, text: &str) -> Result<(Node, usize), String> {
+    let Some((event, start, end)) = events.get(position) else { return Err("ends early".into()) };
+    match event {
+        Event::Scalar(value, style, _, _) => Ok((
+            Node::Scalar {
+                value: value.to_string(),
+                quoted: !matches!(style, ScalarStyle::Plain),
+                start: *start,
+                end: scalar_end(text, *start, *end, *style),
+            },
+            position + 1,
+        )),
+        Event::SequenceStart(_, _) => {
+            let flow = text.as_bytes().get(*start) == Some(&b'[');
+            let mut items = Vec::new();
+            let mut next = position + 1;
+            loop {
+                match events.get(next) {
+                    Some((Event::SequenceEnd, _, seq_end)) => {
+                        let end = if flow { *seq_end } else { items.last().map_or(*start, Node::end) };
+                        let start = if flow { *start } else { items.first().map_or(*start, Node::start) };
+                        return Ok((Node::Seq { items, flow, start, end }, next + 1));
+                    }
+                    Some(_) => {
+                        let (item, after) = build(events, next, text)?;
+                        items.push(item);
+                        next = after;
+                    }
+                    None => return Err("a sequence does not end".into()),
+                }
+            }
+        }
+        Event::MappingStart(_, _) => {
+            let flow = text.as_bytes().get(*start) == Some(&b'{');
+            let mut entries = Vec::new();
+            let mut next = position + 1;
+            loop {
+                match events.get(next) {
+                    Some((Event::MappingEnd, _, map_end)) => {
+                        let end = if flow {
+                            *map_end
+                        } else {
+                            entries.last().map_or(*start, |(_, v): &(Node, Node)| v.end())
+                        };
+                        let start = if flow {
+                            *start
+                        } else {
+                            entries.first().map_or(*start, |(k, _): &(Node, Node)| k.start())
+                        };
+                        return Ok((Node::Map { entries, flow, start, end }, next + 1));
+                    }
+                    Some(_) => {
+                        let (key, after_key) = build(events, next, text)?;
+                        let (value, after_value) = build(events, after_key, text)?;
+                        entries.push((key, value));
+                        next = after_value;
+                    }
+                    None => return Err("a mapping does not end".into()),
+                }
+            }
+        }
+        _ => Ok((Node::Other { start: *start, end: *end }, position + 1)),
+    }
+}
+
+/// Where a scalar's own text ends. The parser's span can run on over the
+/// spaces and comment after a quoted scalar; an edit must not.
+fn scalar_end(text: &str, start: usize, end: usize, style: ScalarStyle) -> usize {
+    let bytes = text.as_bytes();
+    let quote = match style {
+        ScalarStyle::DoubleQuoted => b'"',
+        ScalarStyle::SingleQuoted => b'\'',
+        _ => {
+            let own = text.get(start..end).unwrap_or_default();
+            return start + own.trim_end().len();
+        }
+    };
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b if b == quote && quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_bytes_even_after_multibyte_text() {
+        let text = "# café ☕\nimages:\n- name: x\n  newTag: \"v1\"\n";
+        let root = parse(text).unwrap();
+        let tag = root.get("images").and_then(|s| match s {
+            Node::Seq { items, .. } => items[0].get("newTag").cloned(),
+            _ => None,
+        });
+        let Some(Node::Scalar { start, end, value, quoted }) = tag else { panic!("no tag") };
+        assert_eq!((&text[start..end], value.as_str(), quoted), ("\"v1\"", "v1", true));
+    }
+
+    #[test]
+    fn a_quoted_scalar_ends_at_its_closing_quote_not_at_the_comment() {
+        let text = "newTag: \"1.10\" # old\nother: 'it''s' # c\n";
+        let root = parse(text).unwrap();
+        for (key, expected) in [("newTag", "\"1.10\""), ("other", "'it''s'")] {
+            let node = root.get(key).unwrap();
+            assert_eq!(&text[node.start()..node.end()], expected);
+        }
+    }
+
+    #[test]
+    fn flow_and_block_collections_report_their_extent() {
+        let text = "images: [{name: a, newTag: b}]\nkind: K\n";
+        let root = parse(text).unwrap();
+        let images = root.get("images").unwrap();
+        assert_eq!(&text[images.start()..images.end()], "[{name: a, newTag: b}]");
+        assert!(parse("a: 1\n---\nb: 2\n").unwrap_err().contains("2 YAML documents"));
+    }
+}
