@@ -346,6 +346,15 @@ mod tests {
         );
     }
 
+    /// Regression: the parser's span for `}` runs on over a trailing comment,
+    /// which put the new digest inside the comment.
+    #[test]
+    fn flow_entry_followed_by_a_comment_gets_the_digest_inside_its_braces() {
+        let before = "images:\n  - {name: w, newTag: old}   # flow style\n  - name: b\n";
+        let after = apply(before, &want(&[("w", "sha256:bb", None)])).unwrap();
+        assert_eq!(after, "images:\n  - {name: w, digest: \"sha256:bb\"}   # flow style\n  - name: b\n");
+    }
+
     #[test]
     fn a_file_without_images_gets_a_list_appended() {
         let after = apply("resources:\n- ../../base", &want(&[("a", "sha256:11", None)])).unwrap();

@@ -136,8 +136,10 @@ fn build(events: &[Spanned], position: usize, text: &str) -> Result<(Node, usize
             let mut next = position + 1;
             loop {
                 match events.get(next) {
-                    Some((Event::SequenceEnd, _, seq_end)) => {
-                        let end = if flow { *seq_end } else { items.last().map_or(*start, Node::end) };
+                    // A flow collection ends at its bracket; the parser's span
+                    // for the end event can run on over a trailing comment.
+                    Some((Event::SequenceEnd, bracket, _)) => {
+                        let end = if flow { bracket + 1 } else { items.last().map_or(*start, Node::end) };
                         let start = if flow { *start } else { items.first().map_or(*start, Node::start) };
                         return Ok((Node::Seq { items, flow, start, end }, next + 1));
                     }
@@ -156,9 +158,9 @@ fn build(events: &[Spanned], position: usize, text: &str) -> Result<(Node, usize
             let mut next = position + 1;
             loop {
                 match events.get(next) {
-                    Some((Event::MappingEnd, _, map_end)) => {
+                    Some((Event::MappingEnd, brace, _)) => {
                         let end = if flow {
-                            *map_end
+                            brace + 1
                         } else {
                             entries.last().map_or(*start, |(_, v): &(Node, Node)| v.end())
                         };
@@ -235,7 +237,7 @@ mod tests {
 
     #[test]
     fn flow_and_block_collections_report_their_extent() {
-        let text = "images: [{name: a, newTag: b}]\nkind: K\n";
+        let text = "images: [{name: a, newTag: b}]   # c\nkind: K\n";
         let root = parse(text).unwrap();
         let images = root.get("images").unwrap();
         assert_eq!(&text[images.start()..images.end()], "[{name: a, newTag: b}]");

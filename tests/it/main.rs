@@ -8,6 +8,7 @@ mod cli_reference;
 mod conformance;
 mod interop;
 mod pr_check;
+mod projection;
 mod promote_flow;
 mod refusals;
 mod verify_rules;
