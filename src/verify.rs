@@ -10,7 +10,10 @@ use crate::chain::AppHistory;
 use crate::clock::Timestamp;
 use crate::ledger::{list_apps, load_app, load_policies, RecordFile, APPS_DIR, PROMOTIONS_DIR};
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES};
-use crate::project::{drift, plan, AppState};
+use crate::project::overlay::{read_images, FoundImage};
+use crate::project::{
+    drift, fold_for_projection, plan, plan_overlays, read_optional, versions_json, AppState, VERSIONS_PATH,
+};
 use crate::record::{Name, RecordId, MAX_RECORD_BYTES};
 use crate::rules::{
     check_policies, check_record, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
@@ -299,6 +302,7 @@ pub fn verify_change(
     let newest_policy = policies.last().map(|p| p.policy.version);
     let mut counts = Counts { policies: policies.len(), apps: touched.len(), ..Counts::default() };
     let mut parsed = BTreeSet::new();
+    let mut touched_states = Vec::new();
     for (app, app_changes) in &touched {
         let base_chain = load_app(base, app)?.value;
         let chain = load_app(head, app)?;
@@ -344,6 +348,10 @@ pub fn verify_change(
             }
             history.apply(&file.record, &file.id);
         }
+        touched_states.push(fold_for_projection(app, &chain.value, policy_set));
+    }
+    if let Some(newest) = policies.last() {
+        violations.extend(change_projection_drift(base, head, &base_policies, &newest.policy, &touched_states)?);
     }
     for (path, change) in &changes {
         if *change == Change::Deleted {
@@ -359,6 +367,101 @@ pub fn verify_change(
     }
     counts.pending = violations.iter().filter(|v| v.rule == Rule::Threshold).count();
     Ok(Report { base: None, counts, violations, warnings })
+}
+
+/// Rule 7 for a change: the touched apps' overlays and entries in
+/// versions.json must equal their projection; every other app's must be
+/// as in the base (which was consistent), so an overlay edited in a pull
+/// request without a record is caught without folding the whole ledger.
+fn change_projection_drift(
+    base: &dyn Snapshot,
+    head: &dyn Snapshot,
+    base_policies: &[PolicyFile],
+    policy: &crate::policy::Policy,
+    touched: &[AppState],
+) -> Result<Vec<Violation>, StoreError> {
+    let head_policies = load_policies(head)?.value;
+    if base_policies.last().map(|p| &p.policy.overlay) != Some(&policy.overlay) {
+        // The overlay layout itself changed: check everything.
+        let states = crate::project::fold_all(head, Policies(&head_policies))?;
+        return Ok(projection_drift(head, policy, &states));
+    }
+    let mut out = Vec::new();
+    let mut files = Vec::new();
+    for planned in plan_overlays(head, policy, touched) {
+        match planned {
+            Ok(file) => files.push(file),
+            Err(err) => out.push(err.to_violation()),
+        }
+    }
+    out.extend(drift(&files));
+
+    let parse =
+        |bytes: Option<Vec<u8>>| -> Option<serde_json::Value> { bytes.and_then(|b| serde_json::from_slice(&b).ok()) };
+    let base_versions = parse(read_optional(base, VERSIONS_PATH)?)
+        .unwrap_or_else(|| serde_json::json!({"schema": crate::project::VERSIONS_SCHEMA, "apps": {}}));
+    let mut expected = base_versions.clone();
+    let touched_names: BTreeSet<&str> = touched.iter().map(|s| s.app.as_str()).collect();
+    if let Some(apps) = expected.get_mut("apps").and_then(serde_json::Value::as_object_mut) {
+        for state in touched {
+            let projected: serde_json::Value =
+                serde_json::from_slice(&versions_json(std::slice::from_ref(state))).unwrap_or_default();
+            match projected["apps"].get(state.app.as_str()) {
+                Some(entry) => apps.insert(state.app.to_string(), entry.clone()),
+                None => apps.remove(state.app.as_str()),
+            };
+        }
+    }
+    let head_bytes = read_optional(head, VERSIONS_PATH)?;
+    let head_versions = parse(head_bytes.clone());
+    let nothing_promoted = expected["apps"].as_object().is_some_and(|a| a.is_empty());
+    if head_versions.as_ref() != Some(&expected) && !(head_bytes.is_none() && nothing_promoted) {
+        out.push(Violation::new(
+            VERSIONS_PATH,
+            None,
+            Rule::Projection,
+            "does not match the ledger (edited by hand, or a promotion without `project`); run `gitops-ledger project`",
+        ));
+    }
+
+    // Apps the change does not touch keep the images their overlays had.
+    let untouched = base_versions["apps"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(app, _)| !touched_names.contains(app.as_str()));
+    for (app, envs) in untouched {
+        let Ok(app_name) = Name::parse(app) else { continue };
+        for (env, entry) in envs.as_object().into_iter().flatten() {
+            let Ok(env_name) = Name::parse(env) else { continue };
+            let Some(path) = policy.overlay_path(&app_name, &env_name) else { continue };
+            let limit = MAX_POLICY_BYTES as u64;
+            if base.blob_id(&path, limit).ok() == head.blob_id(&path, limit).ok() {
+                continue;
+            }
+            let images = |tree: &dyn Snapshot| -> BTreeMap<String, FoundImage> {
+                read_optional(tree, &path)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| read_images(&String::from_utf8_lossy(&b)).ok())
+                    .unwrap_or_default()
+            };
+            let (before, after) = (images(base), images(head));
+            for name in entry["images"].as_object().into_iter().flat_map(|m| m.keys()) {
+                if before.get(name) != after.get(name) {
+                    out.push(Violation::new(
+                        &path,
+                        None,
+                        Rule::Projection,
+                        format!(
+                            "changes the images entry for {name}, but no record in this change moves {app} in {env}: an edit behind the ledger's back; revert it, or promote what you meant"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn edited(path: &str, label: Option<String>) -> Violation {

@@ -129,14 +129,24 @@ pub fn versions_json(states: &[AppState]) -> Vec<u8> {
 /// What every projected file should hold, read against `snapshot`; a file
 /// that cannot be projected is an error in its place.
 pub fn plan(snapshot: &dyn Snapshot, policy: &Policy, states: &[AppState]) -> Vec<Result<ProjectedFile, ProjectError>> {
-    let mut files = Vec::new();
     let versions = read_optional(snapshot, VERSIONS_PATH).map(|current| ProjectedFile {
         path: VERSIONS_PATH.into(),
         current,
         projected: versions_json(states),
         target: Target::Versions,
     });
-    files.push(versions.map_err(ProjectError::from));
+    let mut files = vec![versions.map_err(ProjectError::from)];
+    files.extend(plan_overlays(snapshot, policy, states));
+    files
+}
+
+/// The overlays of `states`, without versions.json.
+pub fn plan_overlays(
+    snapshot: &dyn Snapshot,
+    policy: &Policy,
+    states: &[AppState],
+) -> Vec<Result<ProjectedFile, ProjectError>> {
+    let mut files = Vec::new();
     for state in states {
         let mut envs: Vec<_> = state.history.envs().collect();
         envs.sort_by(|a, b| a.0.cmp(b.0));
@@ -182,7 +192,7 @@ fn plan_overlay(
     })
 }
 
-fn read_optional(snapshot: &dyn Snapshot, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn read_optional(snapshot: &dyn Snapshot, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     if !snapshot.list(dir)?.iter().any(|e| e.name == name) {
         return Ok(None);

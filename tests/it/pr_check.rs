@@ -8,6 +8,7 @@ fn landed() -> TestRepo {
     repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
     repo.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
     repo.forge(Forged::new(3, "production", 'a', "2026-11-26T10:00:00Z", &["alice", "bob"]));
+    repo.project();
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-q", "-m", "landed"]);
     repo.git(&["tag", "base"]);
@@ -69,6 +70,7 @@ fn a_pull_request_that_deletes_a_landed_record_fails() {
 fn a_pull_request_may_add_approvals_to_the_newest_record_only() {
     let repo = landed();
     repo.forge(Forged::new(4, "production", 'a', "2026-11-27T10:00:00Z", &["alice"]));
+    repo.project();
     commit(&repo, "pending production");
     repo.git(&["tag", "-f", "base"]);
     repo.ok(&["approve", "api@4", "--key", &repo.key_str("carol"), "--commit"]);
@@ -91,6 +93,7 @@ fn a_new_record_must_cite_the_newest_policy() {
     repo.ok(&["policy", "sign", "--key", &repo.key_str("alice")]);
     repo.ok(&["policy", "sign", "--key", &repo.key_str("bob")]);
     repo.forge(Forged { policy: 1, ..Forged::new(4, "dev", 'b', "2026-11-28T10:00:00Z", &["ci"]) });
+    repo.project();
     commit(&repo, "old policy");
     pr_check(&repo, 1, &["(api@4): a new record cites policy version 1 but the newest is 2"]);
 }

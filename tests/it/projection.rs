@@ -267,3 +267,43 @@ fn production_moves_only_when_its_approvals_are_complete() {
     );
     repo.ok(&["verify"]);
 }
+
+#[test]
+fn a_pull_request_that_edits_an_overlay_without_a_record_fails_the_pr_check() {
+    let repo = with_overlays(FANCY_OVERLAY);
+    promote_two_images(&repo, "dev", "ci", "2026-11-26T08:00:00Z");
+    repo.git(&["tag", "base"]);
+    // A valid promotion of staging passes the PR check, projection included.
+    repo.ok(&["promote", "--app", "api", "--env", "staging", "--key", &repo.key_str("alice"), "--commit"]);
+    let ok = repo.ok(&["verify", "--rev", "HEAD", "--base", "base"]);
+    assert!(ok.contains("ok: 1 new or changed records"), "{ok}");
+    repo.git(&["tag", "-f", "base"]);
+    // A hand edit of dev's overlay, with no record behind it, does not.
+    let path = "apps/api/overlays/dev/kustomization.yaml";
+    repo.write(path, &repo.read(path).replace(&digest('a'), &digest('e')));
+    repo.git(&["commit", "-qam", "quick fix"]);
+    let out = repo.fails(1, &["verify", "--rev", "HEAD", "--base", "base"]);
+    assert!(
+        out.contains(&format!(
+            "{path}: changes the images entry for ghcr.io/o/api, but no record in this change moves api in dev"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("(rule: projection)"), "{out}");
+    // The same edit alongside a record for the app is checked against the projection itself.
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "dev",
+        "--image",
+        &format!("ghcr.io/o/worker@{}", digest('f')),
+        "--key",
+        &repo.key_str("ci"),
+        "--no-project",
+        "--commit",
+    ]);
+    let out = repo.fails(1, &["verify", "--rev", "HEAD", "--base", "base"]);
+    assert!(out.contains(&format!("{path}: ghcr.io/o/api is set to v1.4.2 sha256:eeeeeeeeeeee but the ledger says api runs v1.4.2 sha256:aaaaaaaaaaaa in dev")), "{out}");
+}
