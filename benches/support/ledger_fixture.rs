@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each benchmark uses a part of these helpers
 //! Builds a large, valid ledger for benchmarks: `apps` apps, each cycling one
 //! digest per cycle through dev (ci) → staging (alice) → production (alice +
 //! bob), signed with the shared test keys, committed to a real git repo.
@@ -29,14 +30,14 @@ fn name(text: &str) -> Name {
     Name::parse(text).expect("name")
 }
 
-pub fn signed_policy() -> Policy {
+pub fn signed_policy(overlay: Option<&str>) -> Policy {
     let mut keys = std::collections::BTreeMap::new();
     for signer in ["alice", "bob", "ci"] {
         let text = std::fs::read_to_string(keys_dir().join(format!("{signer}.pub"))).expect("pub key");
         keys.insert(name(signer), PolicyKey::parse(text.trim()).expect("policy key"));
     }
     let mut policy = policy::template(keys, vec![name("ci")], Timestamp::from_unix(START - 86_400).expect("time"));
-    policy.overlay = None;
+    policy.overlay = overlay.map(str::to_string);
     for env in &mut policy.environments {
         if env.name.as_str() == "production" {
             env.soak = Some(Span::parse("1h").expect("span"));
@@ -52,18 +53,35 @@ pub fn signed_policy() -> Policy {
 /// The ledger of `records` records over `apps` apps at `dir` (a git repo with
 /// one commit), built once.
 pub fn ledger(dir: &Path, records: usize, apps: usize) -> PathBuf {
+    ledger_with_overlays(dir, records, apps, None)
+}
+
+/// Like [`ledger`], with the policy's `overlay` template set and an overlay
+/// (holding a stale images entry) for every app and environment.
+pub fn ledger_with_overlays(dir: &Path, records: usize, apps: usize, overlay: Option<&str>) -> PathBuf {
     if dir.join(".git").join("HEAD").exists() && dir.join("promotions").exists() {
         return dir.to_path_buf();
     }
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join("promotions/policy")).expect("mkdir");
-    let policy = signed_policy();
+    let policy = signed_policy(overlay);
     std::fs::write(dir.join(policy::policy_path(1)), policy.to_pretty_json()).expect("write policy");
     let (ci, alice, bob) = (key("ci"), key("alice"), key("bob"));
     let per_app = records / apps;
     (0..apps).into_par_iter().for_each(|a| {
         let app = name(&format!("app-{a:03}"));
         std::fs::create_dir_all(dir.join(format!("promotions/apps/{app}"))).expect("mkdir");
+        if let Some(template) = overlay {
+            for env in ["dev", "staging", "production"] {
+                let path = dir.join(template.replace("{app}", app.as_str()).replace("{env}", env));
+                std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+                let text = format!(
+                    "# {env} overlay of {app}\nresources:\n- ../../base\nimages:\n- name: ghcr.io/bench/{app}\n  newTag: \"old\"\n  digest: sha256:{}\n",
+                    "0".repeat(64)
+                );
+                std::fs::write(path, text).expect("write overlay");
+            }
+        }
         let mut prev = None;
         for i in 0..per_app {
             let record = cycle_record(&app, a, i, prev.take(), (&ci, &alice, &bob));
