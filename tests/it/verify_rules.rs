@@ -274,7 +274,7 @@ fn json_and_github_formats_report_the_same_findings() {
 }
 
 #[test]
-fn verify_rev_reads_git_objects_even_in_a_bare_clone() {
+fn verify_rev_reads_git_objects_even_in_a_bare_or_shallow_clone() {
     let repo = promoted();
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-q", "-m", "ledger"]);
@@ -291,5 +291,16 @@ fn verify_rev_reads_git_objects_even_in_a_bare_clone() {
     assert!(cloned.success());
     let out = repo.ok(&["-C", bare.to_str().unwrap(), "verify", "--rev", "HEAD"]);
     assert!(out.contains("ok: 3 records of 1 apps, 4 signatures"), "{out}");
+    let shallow = repo.keys.parent().unwrap().join("shallow");
+    let url = format!("file://{}", repo.root.display());
+    let cloned = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "1", "--no-checkout", &url, shallow.to_str().unwrap()])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .unwrap();
+    assert!(cloned.success());
+    assert!(shallow.join(".git/shallow").exists(), "the clone is shallow");
+    let out = repo.ok(&["-C", shallow.to_str().unwrap(), "verify", "--rev", "HEAD"]);
+    assert!(out.contains("ok: 3 records of 1 apps, 4 signatures"), "a shallow clone with no checkout: {out}");
     repo.fails(2, &["verify", "--rev", "no-such-branch"]);
 }
