@@ -104,6 +104,8 @@ pub struct PromoteRequest {
     pub reason: Option<String>,
     pub at: Option<Timestamp>,
     pub rollback: bool,
+    /// Break-glass: the rules this record waives, and why.
+    pub override_: Option<crate::record::Override>,
 }
 
 /// A record that was written.
@@ -112,9 +114,137 @@ pub struct Written {
     pub path: String,
     pub record: Record,
     pub id: RecordId,
-    /// Distinct signers still needed for the environment's threshold.
-    pub missing_approvals: u64,
+    /// Signer groups whose threshold is not met yet.
+    pub pending: Vec<Pending>,
+}
+
+/// A threshold a written record does not meet yet.
+#[derive(Debug)]
+pub struct Pending {
+    pub what: String,
+    pub missing: u64,
     pub threshold: u64,
+}
+
+/// The newest policy, the environment, the signer and the app's history: what
+/// every append starts from, refusing early what cannot be appended at all.
+struct AppendContext {
+    policies: Vec<PolicyFile>,
+    signer: Name,
+    history: AppHistory,
+}
+
+impl AppendContext {
+    fn new(
+        tree: &WorkTree,
+        app: &Name,
+        env: &Name,
+        key: &SigningKey,
+        signer: Option<Name>,
+        now: Timestamp,
+    ) -> Result<Self, AppendError> {
+        let policies = signed_policies(tree, now)?;
+        let policy_file = policies.last().ok_or_else(|| AppendError::Usage("no policy".into()))?;
+        let policy = &policy_file.policy;
+        if policy.environment(env).is_none() {
+            return Err(AppendError::Refused(vec![Violation::new(
+                &policy_file.path,
+                None,
+                Rule::Policy,
+                format!(
+                    "environment {env} is not in policy version {} (environments: {})",
+                    policy.version,
+                    policy.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )]));
+        }
+        let signer = resolve_signer(policy, key, signer)?;
+        let (records, history) = app_history(tree, app, now)?;
+        refuse_if_last_is_pending(&records, Policies(&policies))?;
+        Ok(AppendContext { policies, signer, history })
+    }
+
+    fn policy(&self) -> &Policy {
+        // `new` refuses an empty policy chain.
+        &self.policies[self.policies.len() - 1].policy
+    }
+
+    fn environment(&self, env: &Name) -> Result<&crate::policy::Environment, AppendError> {
+        self.policy()
+            .environment(env)
+            .ok_or_else(|| AppendError::Usage(format!("environment {env} is not in the policy")))
+    }
+
+    /// What `env` runs now, as images to set or attest to.
+    fn running(&self, env: &Name) -> Option<Vec<Image>> {
+        let state = self.history.env(env).map(|e| e.state()).filter(|s| !s.is_empty())?;
+        Some(
+            state
+                .iter()
+                .map(|(name, s)| Image { name: name.clone(), digest: s.digest.clone(), tag: s.tag.clone() })
+                .collect(),
+        )
+    }
+
+    fn next_path(&self, app: &Name) -> String {
+        record_path(app, self.history.last().map_or(1, |l| l.seq + 1))
+    }
+
+    /// A new, unsigned record continuing the chain under the newest policy.
+    fn record(&self, app: Name, env: Name, kind: Kind, images: Vec<Image>, at: Timestamp) -> Record {
+        Record {
+            schema: RECORD_SCHEMA.into(),
+            app,
+            seq: self.history.last().map_or(1, |l| l.seq + 1),
+            prev: self.history.last().map(|l| l.id.clone()),
+            policy: self.policy().version,
+            env,
+            from: None,
+            kind,
+            images,
+            evidence: None,
+            override_: None,
+            at,
+            reason: None,
+            signatures: Vec::new(),
+        }
+    }
+
+    /// Signs `record`, checks it with the shared rules (a missing approval is
+    /// allowed and reported), and writes it as a new file.
+    fn sign_check_write(
+        self,
+        tree: &WorkTree,
+        mut record: Record,
+        key: &SigningKey,
+        now: Timestamp,
+    ) -> Result<Written, AppendError> {
+        let path = record_path(&record.app, record.seq);
+        record.check_fields().map_err(|problem| RecordError::Invalid { path: path.clone(), problem })?;
+        let message = crate::canonical::record_message(&record)?;
+        record.signatures.push(Signature { signer: self.signer.clone(), sig: key.sign(&message)? });
+        let policy = self.policy();
+        let verdicts = rules::signature_verdicts(policy, &message, &record.signatures);
+        let candidate = Candidate { path: &path, record: &record, verdicts: &verdicts };
+        let problems: Vec<Violation> = check_record(&candidate, &self.history, Policies(&self.policies), now)
+            .into_iter()
+            .filter(|v| v.rule != Rule::Threshold)
+            .collect();
+        if !problems.is_empty() {
+            return Err(AppendError::Refused(problems));
+        }
+        tree.write_atomic(&path, &record.to_pretty_json(), true)?;
+        Ok(Written {
+            path,
+            id: crate::canonical::record_id(&record)?,
+            pending: rules::missing_per_requirement(&record, policy, &verdicts)
+                .into_iter()
+                .filter(|(_, missing)| *missing > 0)
+                .map(|(r, missing)| Pending { what: r.what, missing, threshold: r.threshold })
+                .collect(),
+            record,
+        })
+    }
 }
 
 /// Appends a signed promotion (or rollback) record.
@@ -124,37 +254,20 @@ pub fn promote(
     key: &SigningKey,
     now: Timestamp,
 ) -> Result<Written, AppendError> {
-    let policies = signed_policies(tree, now)?;
-    let policy_file = policies.last().ok_or_else(|| AppendError::Usage("no policy".into()))?;
-    let policy = &policy_file.policy;
-    let env = policy.environment(&request.env).ok_or_else(|| {
-        AppendError::Refused(vec![Violation::new(
-            &policy_file.path,
-            None,
-            Rule::Policy,
-            format!(
-                "environment {} is not in policy version {} (environments: {})",
-                request.env,
-                policy.version,
-                policy.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        )])
-    })?;
-    let signer = resolve_signer(policy, key, request.signer)?;
-    let (records, history) = app_history(tree, &request.app, now)?;
-    refuse_if_last_is_pending(&records, Policies(&policies))?;
-
+    let context = AppendContext::new(tree, &request.app, &request.env, key, request.signer, now)?;
+    let env = context.environment(&request.env)?;
     let images = if !request.images.is_empty() {
         request.images
     } else if request.rollback {
         return Err(AppendError::Usage("--rollback needs --image: name the digest to return to".into()));
     } else {
-        let upstream = env.from.as_ref().ok_or_else(|| {
+        // Fan-in: every upstream must run the same digests for `all`; the first is taken.
+        let upstream = env.upstreams().first().ok_or_else(|| {
             AppendError::Usage(format!("{} has no upstream environment to take images from; pass --image", env.name))
         })?;
-        let state = history.env(upstream).map(|e| e.state()).filter(|s| !s.is_empty()).ok_or_else(|| {
+        context.running(upstream).ok_or_else(|| {
             AppendError::Refused(vec![Violation::new(
-                &record_path(&request.app, history.last().map_or(1, |l| l.seq + 1)),
+                &context.next_path(&request.app),
                 None,
                 Rule::Provenance,
                 format!(
@@ -162,50 +275,46 @@ pub fn promote(
                     request.app, env.name
                 ),
             )])
-        })?;
-        state
-            .iter()
-            .map(|(name, s)| Image { name: name.clone(), digest: s.digest.clone(), tag: s.tag.clone() })
-            .collect()
+        })?
     };
+    let from = env.from.clone();
+    let kind = if request.rollback { Kind::Rollback } else { Kind::Promote };
+    let mut record = context.record(request.app, request.env, kind, images, request.at.unwrap_or(now));
+    record.from = from;
+    record.reason = request.reason;
+    record.override_ = request.override_;
+    context.sign_check_write(tree, record, key, now)
+}
 
-    let seq = history.last().map_or(1, |l| l.seq + 1);
-    let mut record = Record {
-        schema: RECORD_SCHEMA.into(),
-        app: request.app,
-        seq,
-        prev: history.last().map(|l| l.id.clone()),
-        policy: policy.version,
-        env: request.env,
-        from: env.from.clone(),
-        kind: if request.rollback { Kind::Rollback } else { Kind::Promote },
-        images,
-        at: request.at.unwrap_or(now),
-        reason: request.reason,
-        signatures: Vec::new(),
-    };
-    let path = record_path(&record.app, seq);
-    record.check_fields().map_err(|problem| RecordError::Invalid { path: path.clone(), problem })?;
-    let message = crate::canonical::record_message(&record)?;
-    record.signatures.push(Signature { signer, sig: key.sign(&message)? });
-    let verdicts = rules::signature_verdicts(policy, &message, &record.signatures);
-    let candidate = Candidate { path: &path, record: &record, verdicts: &verdicts };
-    let problems: Vec<Violation> = check_record(&candidate, &history, Policies(&policies), now)
-        .into_iter()
-        .filter(|v| v.rule != Rule::Threshold)
-        .collect();
-    if !problems.is_empty() {
-        return Err(AppendError::Refused(problems));
-    }
-    tree.write_atomic(&path, &record.to_pretty_json(), true)?;
-    let id = crate::canonical::record_id(&record)?;
-    Ok(Written {
-        path,
-        id,
-        missing_approvals: rules::missing_approvals(&record, policy, &verdicts),
-        threshold: env.threshold,
-        record,
-    })
+/// What `evidence` asks for.
+#[derive(Debug)]
+pub struct EvidenceRequest {
+    pub app: Name,
+    pub env: Name,
+    pub evidence: crate::record::Evidence,
+    pub signer: Option<Name>,
+    pub at: Option<Timestamp>,
+}
+
+/// Appends a signed evidence record for what `env` runs now.
+pub fn evidence(
+    tree: &WorkTree,
+    request: EvidenceRequest,
+    key: &SigningKey,
+    now: Timestamp,
+) -> Result<Written, AppendError> {
+    let context = AppendContext::new(tree, &request.app, &request.env, key, request.signer, now)?;
+    let images = context.running(&request.env).ok_or_else(|| {
+        AppendError::Refused(vec![Violation::new(
+            &context.next_path(&request.app),
+            None,
+            Rule::Evidence,
+            format!("{} runs nothing of {} yet, so there is nothing to attest to", request.env, request.app),
+        )])
+    })?;
+    let mut record = context.record(request.app, request.env, Kind::Evidence, images, request.at.unwrap_or(now));
+    record.evidence = Some(request.evidence);
+    context.sign_check_write(tree, record, key, now)
 }
 
 /// A record below its threshold must be approved before anything follows it:
@@ -284,12 +393,14 @@ pub fn approve(
         return Err(AppendError::Refused(problems));
     }
     tree.write_atomic(&target_file.path, &record.to_pretty_json(), false)?;
-    let threshold = policy.policy.environment(&record.env).map_or(0, |e| e.threshold);
     Ok(Written {
         path: target_file.path,
         id: crate::canonical::record_id(&record)?,
-        missing_approvals: rules::missing_approvals(&record, &policy.policy, &verdicts),
-        threshold,
+        pending: rules::missing_per_requirement(&record, &policy.policy, &verdicts)
+            .into_iter()
+            .filter(|(_, missing)| *missing > 0)
+            .map(|(r, missing)| Pending { what: r.what, missing, threshold: r.threshold })
+            .collect(),
         record,
     })
 }

@@ -11,7 +11,10 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::clock::Timestamp;
-use crate::record::{Digest, Image, ImageName, Kind, Name, Record, RecordId, Signature, Tag};
+use crate::record::{
+    Digest, Evidence, EvidenceResult, Image, ImageName, Kind, Name, Override, Record, RecordId, Signature, Tag,
+    Upstream,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CanonicalError {
@@ -47,13 +50,31 @@ struct CanonicalSignature<'a> {
 }
 
 #[derive(Serialize)]
+struct CanonicalEvidence<'a> {
+    result: EvidenceResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'a Name,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+}
+
+/// `reason` < `rules`: already in JCS order, so the struct serializes as is.
+type CanonicalOverride<'a> = &'a Override;
+
+#[derive(Serialize)]
 struct CanonicalRecord<'a> {
     app: &'a Name,
     at: Timestamp,
     env: &'a Name,
-    from: Option<&'a Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<CanonicalEvidence<'a>>,
+    from: Option<&'a Upstream>,
     images: Vec<CanonicalImage<'a>>,
     kind: Kind,
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    override_: Option<CanonicalOverride<'a>>,
     policy: u64,
     prev: Option<&'a RecordId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,13 +94,21 @@ fn canonical_record(record: &Record, with_signatures: bool) -> Result<Vec<u8>, C
     let signatures = with_signatures.then(|| {
         record.signatures.iter().map(|Signature { signer, sig }| CanonicalSignature { sig, signer }).collect()
     });
+    let evidence = record.evidence.as_ref().map(|Evidence { kind, result, url, sha256 }| CanonicalEvidence {
+        result: *result,
+        sha256: sha256.as_deref(),
+        kind,
+        url: url.as_deref(),
+    });
     let view = CanonicalRecord {
         app: &record.app,
         at: record.at,
         env: &record.env,
+        evidence,
         from: record.from.as_ref(),
         images,
         kind: record.kind,
+        override_: record.override_.as_ref(),
         policy: record.policy,
         prev: record.prev.as_ref(),
         reason: record.reason.as_deref(),
@@ -120,6 +149,31 @@ mod tests {
             value["reason"] = reason.into();
         }
         value
+    }
+
+    #[test]
+    fn evidence_override_and_fan_in_shapes_canonicalize_like_jcs() {
+        let mut evidence = record_json(None, None, 1);
+        evidence["kind"] = "evidence".into();
+        evidence["from"] = serde_json::Value::Null;
+        evidence["evidence"] = serde_json::json!({"type": "smoke-test", "result": "pass", "url": "https://ci.example/runs/1", "sha256": "ab".repeat(32)});
+        let mut minimal_evidence = evidence.clone();
+        minimal_evidence["evidence"] = serde_json::json!({"type": "scan", "result": "fail"});
+        let mut with_override = record_json(Some("hotfix"), Some("v1"), 2);
+        with_override["kind"] = "promote".into();
+        with_override["override"] = serde_json::json!({"reason": "outage", "rules": ["provenance", "soak"]});
+        let mut fan_in = record_json(None, None, 1);
+        fan_in["kind"] = "promote".into();
+        fan_in["from"] = serde_json::json!(["staging-eu", "staging-us"]);
+        for value in [evidence, minimal_evidence, with_override, fan_in] {
+            let record = Record::from_json("t.json", value.to_string().as_bytes()).unwrap();
+            assert_eq!(record_id(&record).unwrap(), sha256_id(&jcs(&value).unwrap()), "{value}");
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(&record.to_pretty_json()).unwrap(),
+                value,
+                "round trip"
+            );
+        }
     }
 
     /// The typed fast path must give the canonicalizer's bytes on every shape.

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::clock::Timestamp;
-use crate::record::{Digest, ImageName, Kind, Name, Record, RecordId, Tag};
+use crate::record::{Digest, EvidenceResult, ImageName, Kind, Name, Record, RecordId, Tag};
 
 /// What a successor needs to know about the record before it.
 #[derive(Clone, Debug)]
@@ -30,8 +30,10 @@ pub struct EnvHistory {
     /// Image name → what runs now: each record sets the images it names, the
     /// others keep theirs.
     state: BTreeMap<ImageName, ImageState>,
-    /// The newest record of this environment.
+    /// The newest promote or rollback record of this environment.
     newest: Option<ChainLink>,
+    /// The newest evidence of each type for each digest, as (at, result).
+    evidence: BTreeMap<(Digest, Name), (Timestamp, EvidenceResult)>,
 }
 
 impl EnvHistory {
@@ -41,6 +43,22 @@ impl EnvHistory {
 
     pub fn newest(&self) -> Option<&ChainLink> {
         self.newest.as_ref()
+    }
+
+    /// The newest evidence of `kind` for `digest` here.
+    pub fn latest_evidence(&self, digest: &Digest, kind: &Name) -> Option<(Timestamp, EvidenceResult)> {
+        self.evidence.get(&(digest.clone(), kind.clone())).copied()
+    }
+
+    /// Every evidence type recorded for `digest` here, newest result of each.
+    pub fn evidence_for<'a>(
+        &'a self,
+        digest: &'a Digest,
+    ) -> impl Iterator<Item = (&'a Name, Timestamp, EvidenceResult)> + 'a {
+        self.evidence
+            .iter()
+            .filter(move |((d, _), _)| d == digest)
+            .map(|((_, kind), (at, result))| (kind, *at, *result))
     }
 }
 
@@ -73,8 +91,14 @@ impl AppHistory {
     pub fn apply(&mut self, record: &Record, id: &RecordId) {
         let link = ChainLink { seq: record.seq, id: id.clone(), at: record.at, policy: record.policy };
         let env = self.envs.entry(record.env.clone()).or_default();
-        match record.kind {
-            Kind::Promote | Kind::Rollback => {
+        match (&record.kind, &record.evidence) {
+            (Kind::Evidence, Some(evidence)) => {
+                // Evidence changes no state: it attests to what runs.
+                for image in &record.images {
+                    env.evidence.insert((image.digest.clone(), evidence.kind.clone()), (record.at, evidence.result));
+                }
+            }
+            _ => {
                 for image in &record.images {
                     env.entered.entry(image.digest.clone()).or_insert(record.at);
                     env.state.insert(
@@ -82,9 +106,9 @@ impl AppHistory {
                         ImageState { digest: image.digest.clone(), tag: image.tag.clone(), seq: record.seq },
                     );
                 }
+                env.newest = Some(link.clone());
             }
         }
-        env.newest = Some(link.clone());
         self.last = Some(link);
     }
 }

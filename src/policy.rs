@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::canonical::{self, jcs, sha256_id};
 use crate::clock::{Span, Timestamp};
-use crate::record::{nullable, present, Name, RecordId, Signature, MAX_SEQ, MAX_SIGNATURES};
+use crate::record::{nullable, present, Name, RecordId, Signature, Upstream, MAX_SEQ, MAX_SIGNATURES};
 use crate::sign::PolicyKey;
 
 pub const POLICY_SCHEMA: &str = "gitops-ledger/policy/v1";
@@ -34,20 +34,87 @@ pub struct SignerGroup {
     pub threshold: u64,
 }
 
+/// A freeze window: absolute (`start`/`end`) or recurring (`cron` in a time
+/// zone, lasting `duration`). A window covers `start <= at < end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Freeze {
+    Absolute(AbsoluteFreeze),
+    Recurring(RecurringFreeze),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Freeze {
+pub struct AbsoluteFreeze {
     pub start: Timestamp,
     pub end: Timestamp,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub allow_rollback: Option<bool>,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurringFreeze {
+    /// Five-field cron (minute hour day-of-month month day-of-week), in `timezone`.
+    pub cron: String,
+    pub duration: Span,
+    /// An IANA zone such as Europe/Berlin: windows follow its daylight-saving time.
+    pub timezone: String,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub allow_rollback: Option<bool>,
+}
+
 impl Freeze {
-    /// A window covers `start <= at < end`.
-    pub fn covers(&self, at: Timestamp) -> bool {
-        self.start <= at && at < self.end
+    pub fn allows_rollback(&self) -> bool {
+        match self {
+            Freeze::Absolute(w) => w.allow_rollback == Some(true),
+            Freeze::Recurring(w) => w.allow_rollback == Some(true),
+        }
     }
+
+    /// The window (start, end) that covers `at`, if one does.
+    pub fn window_at(&self, at: Timestamp) -> Option<(Timestamp, Timestamp)> {
+        match self {
+            Freeze::Absolute(w) => (w.start <= at && at < w.end).then_some((w.start, w.end)),
+            Freeze::Recurring(w) => w.window_at(at),
+        }
+    }
+}
+
+impl RecurringFreeze {
+    fn schedule(&self) -> Result<(croner::Cron, chrono_tz::Tz), String> {
+        if self.cron.split_whitespace().count() != 5 {
+            return Err(format!("cron {:?} must have five fields (minute hour day month weekday)", self.cron));
+        }
+        let cron = self.cron.parse::<croner::Cron>().map_err(|e| format!("cron {:?}: {e}", self.cron))?;
+        let zone = self
+            .timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| format!("timezone {:?} is not an IANA zone", self.timezone))?;
+        Ok((cron, zone))
+    }
+
+    /// The window opened by the last cron match at or before `at`, if it is still open:
+    /// the first match after `at - duration` that is not after `at`.
+    fn window_at(&self, at: Timestamp) -> Option<(Timestamp, Timestamp)> {
+        use chrono::TimeZone;
+        let (cron, zone) = self.schedule().ok()?;
+        let seconds = self.duration.seconds();
+        let from = zone.timestamp_opt(at.unix().saturating_sub(seconds), 0).single()?;
+        let opened = cron.find_next_occurrence(&from, false).ok()?;
+        let opened = Timestamp::from_unix(opened.timestamp())?;
+        (opened <= at).then(|| (opened, opened.plus_seconds(seconds)))
+    }
+}
+
+/// How a fan-in environment treats its upstreams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FromMode {
+    /// The digest went through every listed upstream (the default).
+    All,
+    /// Through at least one.
+    Any,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,13 +122,21 @@ impl Freeze {
 pub struct Environment {
     pub name: Name,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    pub from: Option<Name>,
+    pub from: Option<Upstream>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub from_mode: Option<FromMode>,
     pub signers: Vec<Name>,
     pub threshold: u64,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub soak: Option<Span>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub freeze: Option<Vec<Freeze>>,
+    /// Who may sign evidence records for this environment (one signature each).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub evidence_signers: Option<Vec<Name>>,
+    /// Evidence types a digest needs, passed in its upstream(s), to enter here.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Vec<Name>>,
 }
 
 impl Environment {
@@ -71,6 +146,22 @@ impl Environment {
 
     pub fn freezes(&self) -> &[Freeze] {
         self.freeze.as_deref().unwrap_or_default()
+    }
+
+    pub fn upstreams(&self) -> &[Name] {
+        self.from.as_ref().map_or(&[], Upstream::names)
+    }
+
+    pub fn from_mode(&self) -> FromMode {
+        self.from_mode.unwrap_or(FromMode::All)
+    }
+
+    pub fn evidence_signers(&self) -> &[Name] {
+        self.evidence_signers.as_deref().unwrap_or_default()
+    }
+
+    pub fn requires(&self) -> &[Name] {
+        self.requires.as_deref().unwrap_or_default()
     }
 }
 
@@ -86,6 +177,10 @@ pub struct Policy {
     pub keys: BTreeMap<Name, PolicyKey>,
     pub root: SignerGroup,
     pub environments: Vec<Environment>,
+    /// Who may sign, together with an environment's signers, a record that
+    /// waives rules (`override`): the hotfix path, never silent.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<SignerGroup>,
     #[serde(deserialize_with = "nullable")]
     pub overlay: Option<String>,
     pub signatures: Vec<Signature>,
@@ -171,26 +266,76 @@ impl Policy {
             if earlier.iter().any(|e| e.name == env.name) {
                 return Err(format!("environment {} is listed twice", env.name));
             }
-            if let Some(from) = &env.from {
+            for (j, from) in env.upstreams().iter().enumerate() {
                 if !earlier.iter().any(|e| &e.name == from) {
                     return Err(format!(
                         "environment {}: from {from} must name an environment listed before it",
                         env.name
                     ));
                 }
+                if env.upstreams()[..j].contains(from) {
+                    return Err(format!("environment {}: from lists {from} twice", env.name));
+                }
+            }
+            if matches!(&env.from, Some(Upstream::Many(names)) if names.is_empty()) {
+                return Err(format!(
+                    "environment {}: from is an empty list; omit it for an entry environment",
+                    env.name
+                ));
+            }
+            if env.from_mode.is_some() && env.from.is_none() {
+                return Err(format!("environment {}: from_mode needs a from", env.name));
             }
             self.check_group(
                 &format!("environment {}", env.name),
                 &SignerGroup { signers: env.signers.clone(), threshold: env.threshold },
             )?;
-            for window in env.freezes() {
-                if window.start >= window.end {
+            for signer in env.evidence_signers() {
+                if !self.keys.contains_key(signer) {
+                    return Err(format!("environment {}: evidence signer {signer} has no entry in keys", env.name));
+                }
+            }
+            if !env.requires().is_empty() {
+                for upstream in env.upstreams() {
+                    let signs_evidence =
+                        earlier.iter().any(|e| &e.name == upstream && !e.evidence_signers().is_empty());
+                    if !signs_evidence {
+                        return Err(format!(
+                            "environment {} requires evidence, but its upstream {upstream} has no evidence_signers to sign it",
+                            env.name
+                        ));
+                    }
+                }
+                if env.from.is_none() {
                     return Err(format!(
-                        "environment {}: freeze window {}..{} ends before it starts",
-                        env.name, window.start, window.end
+                        "environment {} requires evidence but has no upstream to pass it in",
+                        env.name
                     ));
                 }
             }
+            for window in env.freezes() {
+                match window {
+                    Freeze::Absolute(w) if w.start >= w.end => {
+                        return Err(format!(
+                            "environment {}: freeze window {}..{} ends before it starts",
+                            env.name, w.start, w.end
+                        ))
+                    }
+                    Freeze::Recurring(w) => {
+                        w.schedule().map_err(|e| format!("environment {}: freeze {e}", env.name))?;
+                        if w.duration.seconds() == 0 {
+                            return Err(format!(
+                                "environment {}: a recurring freeze needs a duration above 0",
+                                env.name
+                            ));
+                        }
+                    }
+                    Freeze::Absolute(_) => {}
+                }
+            }
+        }
+        if let Some(group) = &self.break_glass {
+            self.check_group("break_glass", group)?;
         }
         if let Some(template) = &self.overlay {
             let escapes = template.starts_with('/')
@@ -279,7 +424,17 @@ pub fn template(keys: BTreeMap<Name, PolicyKey>, ci: Vec<Name>, at: Timestamp) -
     ]
     .into_iter()
     .filter_map(|(env, from, signers, threshold, soak)| {
-        Some(Environment { name: name(env)?, from, signers, threshold, soak, freeze: None })
+        Some(Environment {
+            name: name(env)?,
+            from: from.map(Upstream::One),
+            from_mode: None,
+            signers,
+            threshold,
+            soak,
+            freeze: None,
+            evidence_signers: None,
+            requires: None,
+        })
     })
     .collect();
     Policy {
@@ -290,6 +445,7 @@ pub fn template(keys: BTreeMap<Name, PolicyKey>, ci: Vec<Name>, at: Timestamp) -
         keys,
         root: SignerGroup { signers: humans, threshold: pair.max(1) },
         environments,
+        break_glass: None,
         overlay: Some("apps/{app}/overlays/{env}/kustomization.yaml".into()),
         signatures: Vec::new(),
     }

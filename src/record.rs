@@ -225,6 +225,8 @@ fn is_path_component(text: &str) -> bool {
 pub enum Kind {
     Promote,
     Rollback,
+    /// A signed check result for what an environment runs; changes no state.
+    Evidence,
 }
 
 impl fmt::Display for Kind {
@@ -232,8 +234,110 @@ impl fmt::Display for Kind {
         f.write_str(match self {
             Kind::Promote => "promote",
             Kind::Rollback => "rollback",
+            Kind::Evidence => "evidence",
         })
     }
+}
+
+/// The upstream of an environment: one name, or a list for fan-in. Kept in
+/// the form it was written, so it re-serializes to the signed bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Upstream {
+    One(Name),
+    Many(Vec<Name>),
+}
+
+impl Upstream {
+    pub fn names(&self) -> &[Name] {
+        match self {
+            Upstream::One(name) => std::slice::from_ref(name),
+            Upstream::Many(names) => names,
+        }
+    }
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Upstream::One(name) => write!(f, "{name}"),
+            Upstream::Many(names) => {
+                write!(f, "[{}]", names.iter().map(Name::as_str).collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvidenceResult {
+    Pass,
+    Fail,
+}
+
+impl fmt::Display for EvidenceResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EvidenceResult::Pass => "pass",
+            EvidenceResult::Fail => "fail",
+        })
+    }
+}
+
+/// What an evidence record attests. Fields in the schema's order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    #[serde(rename = "type")]
+    pub kind: Name,
+    pub result: EvidenceResult,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Hex SHA-256 of the report, without a prefix.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// Rules a break-glass record may waive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Waivable {
+    Provenance,
+    Soak,
+    Freeze,
+    Evidence,
+}
+
+impl fmt::Display for Waivable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Waivable::Provenance => "provenance",
+            Waivable::Soak => "soak",
+            Waivable::Freeze => "freeze",
+            Waivable::Evidence => "evidence",
+        })
+    }
+}
+
+impl std::str::FromStr for Waivable {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "provenance" => Ok(Waivable::Provenance),
+            "soak" => Ok(Waivable::Soak),
+            "freeze" => Ok(Waivable::Freeze),
+            "evidence" => Ok(Waivable::Evidence),
+            _ => Err(format!("`{text}` cannot be waived; choose provenance, soak, freeze or evidence")),
+        }
+    }
+}
+
+/// A break-glass record's declaration: which rules it waives, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    pub reason: String,
+    pub rules: Vec<Waivable>,
 }
 
 /// One image a record sets. Fields in the schema's (pretty-printing) order.
@@ -308,9 +412,13 @@ pub struct Record {
     pub policy: u64,
     pub env: Name,
     #[serde(deserialize_with = "nullable")]
-    pub from: Option<Name>,
+    pub from: Option<Upstream>,
     pub kind: Kind,
     pub images: Vec<Image>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    #[serde(rename = "override", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub override_: Option<Override>,
     pub at: Timestamp,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -367,6 +475,40 @@ impl Record {
         if let Some(reason) = &self.reason {
             if reason.chars().count() > MAX_REASON_CHARS {
                 return Err(format!("reason is longer than {MAX_REASON_CHARS} characters"));
+            }
+        }
+        match (self.kind, &self.evidence) {
+            (Kind::Evidence, None) => return Err("kind is evidence but there is no evidence object".into()),
+            (Kind::Evidence, Some(evidence)) => {
+                if self.from.is_some() {
+                    return Err("an evidence record has from: null".into());
+                }
+                if self.override_.is_some() {
+                    return Err("an evidence record cannot carry an override".into());
+                }
+                if evidence.url.as_ref().is_some_and(|u| u.is_empty() || u.len() > 2048) {
+                    return Err("evidence url must be 1-2048 characters".into());
+                }
+                if evidence.sha256.as_ref().is_some_and(|h| {
+                    !(h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+                }) {
+                    return Err("evidence sha256 must be 64 lower-case hex digits".into());
+                }
+            }
+            (_, Some(_)) => return Err(format!("a {} record has no evidence object", self.kind)),
+            (_, None) => {}
+        }
+        if let Some(declared) = &self.override_ {
+            if declared.reason.trim().is_empty() || declared.reason.chars().count() > MAX_REASON_CHARS {
+                return Err(format!("override reason must be 1-{MAX_REASON_CHARS} characters"));
+            }
+            if declared.rules.is_empty() {
+                return Err("override rules is empty: name the rules it waives".into());
+            }
+            for (i, rule) in declared.rules.iter().enumerate() {
+                if declared.rules[..i].contains(rule) {
+                    return Err(format!("override rule {rule} is listed twice"));
+                }
             }
         }
         Ok(())

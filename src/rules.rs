@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::chain::{AppHistory, ChainLink};
 use crate::clock::Timestamp;
-use crate::policy::{Policy, PolicyFile};
-use crate::record::{Kind, Name, Record, RecordId, Signature};
+use crate::policy::{FromMode, Policy, PolicyFile};
+use crate::record::{EvidenceResult, Kind, Name, Record, RecordId, Signature, Upstream, Waivable};
 use crate::sign::SignatureProblem;
 
 /// How far ahead of the verifier's clock a signed `at` may be.
@@ -41,6 +41,8 @@ pub enum Rule {
     AppendOnly,
     /// Overlays and versions.json equal the projection of the ledger.
     Projection,
+    /// Required evidence missing or failed; evidence for a digest not running.
+    Evidence,
 }
 
 impl Rule {
@@ -59,6 +61,7 @@ impl Rule {
             Rule::Expiry => "expiry",
             Rule::AppendOnly => "append-only",
             Rule::Projection => "projection",
+            Rule::Evidence => "evidence",
         }
     }
 }
@@ -139,12 +142,56 @@ fn valid_distinct<'s>(
         .collect()
 }
 
-/// How many more distinct signers `record` needs to meet its environment's
-/// threshold (0 when met or when the environment is unknown).
+/// A group of signers a record needs, and how many of them.
+#[derive(Clone, Debug)]
+pub struct Requirement<'p> {
+    /// "production", "break-glass", "evidence for staging": for messages.
+    pub what: String,
+    pub signers: &'p [Name],
+    pub threshold: u64,
+}
+
+/// The signer groups a record must satisfy under `policy`: the environment's
+/// signers (or, for evidence, one of its evidence signers), and for a record
+/// that waives rules, the break-glass group too.
+pub fn requirements<'p>(record: &Record, policy: &'p Policy) -> Vec<Requirement<'p>> {
+    let Some(env) = policy.environment(&record.env) else { return Vec::new() };
+    if record.kind == Kind::Evidence {
+        return vec![Requirement {
+            what: format!("evidence for {}", env.name),
+            signers: env.evidence_signers(),
+            threshold: 1,
+        }];
+    }
+    let mut out = vec![Requirement { what: env.name.to_string(), signers: &env.signers, threshold: env.threshold }];
+    if record.override_.is_some() {
+        if let Some(group) = &policy.break_glass {
+            out.push(Requirement { what: "break-glass".into(), signers: &group.signers, threshold: group.threshold });
+        }
+    }
+    out
+}
+
+/// Per requirement, how many more distinct valid signers it needs.
+pub fn missing_per_requirement<'p>(
+    record: &Record,
+    policy: &'p Policy,
+    verdicts: &SignatureVerdicts,
+) -> Vec<(Requirement<'p>, u64)> {
+    requirements(record, policy)
+        .into_iter()
+        .map(|r| {
+            let have = valid_distinct(&record.signatures, verdicts, r.signers).len() as u64;
+            let missing = r.threshold.saturating_sub(have);
+            (r, missing)
+        })
+        .collect()
+}
+
+/// How many more distinct signers `record` needs in all (0 when every
+/// threshold is met, or when the environment is unknown).
 pub fn missing_approvals(record: &Record, policy: &Policy, verdicts: &SignatureVerdicts) -> u64 {
-    let Some(env) = policy.environment(&record.env) else { return 0 };
-    let have = valid_distinct(&record.signatures, verdicts, &env.signers).len() as u64;
-    env.threshold.saturating_sub(have)
+    missing_per_requirement(record, policy, verdicts).iter().map(|(_, missing)| missing).sum()
 }
 
 /// The chain rules between a record and its predecessor: sequence, `prev`,
@@ -239,8 +286,8 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
             format!("at {} is before policy version {} existed ({})", record.at, policy.version, policy.at),
         );
     }
-    if record.from != env.from {
-        let show = |n: &Option<Name>| n.as_ref().map_or("null".to_string(), |n| n.to_string());
+    if record.kind != Kind::Evidence && record.from != env.from {
+        let show = |n: &Option<Upstream>| n.as_ref().map_or("null".to_string(), |n| n.to_string());
         fail(
             Rule::Policy,
             format!(
@@ -252,21 +299,45 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
             ),
         );
     }
+    if record.override_.is_some() && policy.break_glass.is_none() {
+        fail(
+            Rule::Policy,
+            format!(
+                "waives rules, but policy version {} has no break_glass group to sign such records",
+                policy.version
+            ),
+        );
+    }
 
     // Signatures: each must verify and be by someone who may sign here.
+    let groups = requirements(record, policy);
     let mut seen = BTreeSet::new();
     for (signature, verdict) in record.signatures.iter().zip(verdicts.iter()) {
         if let Err(problem) = verdict {
             fail(Rule::Signature, format!("signature by {}: {problem}", signature.signer));
-        } else if !env.signers.contains(&signature.signer) {
+        } else if !groups.iter().any(|g| g.signers.contains(&signature.signer)) {
+            // The environment's group first, then break-glass (named as such).
+            let allowed: Vec<String> = groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    let names = if g.signers.is_empty() { "nobody".to_string() } else { join(g.signers) };
+                    if i == 0 {
+                        names
+                    } else {
+                        format!("{}: {names}", g.what)
+                    }
+                })
+                .collect();
             fail(
                 Rule::Signature,
                 format!(
-                    "{} may not sign for {} (policy version {} allows {})",
+                    "{} may not sign {}for {} (policy version {} allows {})",
                     signature.signer,
+                    if record.kind == Kind::Evidence { "evidence " } else { "" },
                     record.env,
                     policy.version,
-                    join(&env.signers)
+                    allowed.join("; ")
                 ),
             );
         }
@@ -276,46 +347,29 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
     }
     // With a bad signature the record was altered or forged: that is the
     // finding, and asking for approvals of it would be the wrong advice.
-    let missing = missing_approvals(record, policy, verdicts);
-    if missing > 0 && verdicts.iter().all(Result::is_ok) {
-        fail(
-            Rule::Threshold,
-            format!(
-                "pending: {} needs {} distinct signers of {}, {missing} more; run `gitops-ledger approve {}`",
-                record.env,
-                env.threshold,
-                join(&env.signers),
-                record.label()
-            ),
-        );
+    if verdicts.iter().all(Result::is_ok) {
+        for (group, missing) in missing_per_requirement(record, policy, verdicts) {
+            if missing > 0 {
+                fail(
+                    Rule::Threshold,
+                    format!(
+                        "pending: {} needs {} distinct signers of {}, {missing} more; run `gitops-ledger approve {}`",
+                        group.what,
+                        group.threshold,
+                        join(group.signers),
+                        record.label()
+                    ),
+                );
+            }
+        }
     }
 
+    let waived = |rule: Waivable| record.override_.as_ref().is_some_and(|o| o.rules.contains(&rule));
     match record.kind {
         Kind::Promote => {
-            if let Some(upstream) = &env.from {
-                for image in &record.images {
-                    match history.entered(upstream, &image.digest) {
-                        None => fail(
-                            Rule::Provenance,
-                            format!(
-                                "{} digest {} ({}) was never promoted to {upstream}; promote it to {upstream} first",
-                                record.env,
-                                image.digest.short(),
-                                image.name
-                            ),
-                        ),
-                        Some(entered) if record.at.seconds_since(entered) < env.soak_seconds() => fail(
-                            Rule::Soak,
-                            format!(
-                                "digest {} entered {upstream} at {entered}, less than the {} soak before {}; promote at {} or later",
-                                image.digest.short(),
-                                env.soak.as_ref().map_or("0s".to_string(), |s| s.to_string()),
-                                record.at,
-                                entered.plus_seconds(env.soak_seconds())
-                            ),
-                        ),
-                        Some(_) => {}
-                    }
+            for finding in entry_findings(record, env, history) {
+                if !waived(finding.waivable) {
+                    fail(finding.rule, finding.message);
                 }
             }
         }
@@ -334,22 +388,132 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
                 }
             }
         }
+        Kind::Evidence => {
+            let state = history.env(&record.env).map(|e| e.state());
+            for image in &record.images {
+                let running = state.and_then(|s| s.get(&image.name));
+                if running.map(|r| &r.digest) != Some(&image.digest) {
+                    fail(
+                        Rule::Evidence,
+                        format!(
+                            "evidence for {} ({}), which {} does not run{}; evidence attests to what runs",
+                            image.digest.short(),
+                            image.name,
+                            record.env,
+                            running.map_or(String::new(), |r| format!(" (it runs {})", r.digest.short()))
+                        ),
+                    );
+                }
+            }
+        }
     }
 
-    for window in env.freezes() {
-        let waived = record.kind == Kind::Rollback && window.allow_rollback == Some(true);
-        if window.covers(record.at) && !waived {
-            fail(
-                Rule::Freeze,
-                format!(
-                    "{} is frozen from {} until {} (policy version {}){}",
-                    record.env,
-                    window.start,
-                    window.end,
-                    policy.version,
-                    if window.allow_rollback == Some(true) { "; only rollbacks may land" } else { "" }
-                ),
-            );
+    if record.kind != Kind::Evidence && !waived(Waivable::Freeze) {
+        for window in env.freezes() {
+            let allowed = record.kind == Kind::Rollback && window.allows_rollback();
+            if let (Some((start, end)), false) = (window.window_at(record.at), allowed) {
+                fail(
+                    Rule::Freeze,
+                    format!(
+                        "{} is frozen from {start} until {end} (policy version {}){}",
+                        record.env,
+                        policy.version,
+                        if window.allows_rollback() { "; only rollbacks may land" } else { "" }
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Why a digest may not (yet) enter an environment.
+struct EntryFinding {
+    rule: Rule,
+    waivable: Waivable,
+    message: String,
+}
+
+/// Provenance, required evidence and soak of a `promote` record: each digest
+/// must have entered the upstream(s) (all of them, or any with
+/// `from_mode: any`), with a `pass` of every required evidence type there
+/// after it entered and no later `fail`, at least `soak` before (counted from
+/// the newest required pass, or from the entry).
+fn entry_findings(record: &Record, env: &crate::policy::Environment, history: &AppHistory) -> Vec<EntryFinding> {
+    let upstreams = env.upstreams();
+    if upstreams.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for image in &record.images {
+        let mut per_upstream: Vec<Vec<EntryFinding>> = Vec::new();
+        for upstream in upstreams {
+            let mut findings = Vec::new();
+            let Some(entered) = history.entered(upstream, &image.digest) else {
+                findings.push(EntryFinding {
+                    rule: Rule::Provenance,
+                    waivable: Waivable::Provenance,
+                    message: format!(
+                        "{} digest {} ({}) was never promoted to {upstream}; promote it to {upstream} first",
+                        record.env,
+                        image.digest.short(),
+                        image.name
+                    ),
+                });
+                per_upstream.push(findings);
+                continue;
+            };
+            let mut soak_from = entered;
+            let upstream_history = history.env(upstream);
+            for kind in env.requires() {
+                let latest = upstream_history
+                    .and_then(|h| h.latest_evidence(&image.digest, kind))
+                    .filter(|(at, _)| *at >= entered);
+                match latest {
+                    Some((at, EvidenceResult::Pass)) => soak_from = soak_from.max(at),
+                    Some((at, EvidenceResult::Fail)) => findings.push(EntryFinding {
+                        rule: Rule::Evidence,
+                        waivable: Waivable::Evidence,
+                        message: format!(
+                            "{kind} evidence for {} in {upstream} failed at {at}; {} requires a pass (re-run it and record the pass)",
+                            image.digest.short(),
+                            record.env
+                        ),
+                    }),
+                    None => findings.push(EntryFinding {
+                        rule: Rule::Evidence,
+                        waivable: Waivable::Evidence,
+                        message: format!(
+                            "{} requires {kind} evidence for {} in {upstream}, and there is none since it entered {upstream}; record it with `gitops-ledger evidence`",
+                            record.env,
+                            image.digest.short()
+                        ),
+                    }),
+                }
+            }
+            if record.at.seconds_since(soak_from) < env.soak_seconds() {
+                let counted_from = if soak_from == entered { "entered" } else { "passed its required evidence in" };
+                findings.push(EntryFinding {
+                    rule: Rule::Soak,
+                    waivable: Waivable::Soak,
+                    message: format!(
+                        "digest {} {counted_from} {upstream} at {soak_from}, less than the {} soak before {}; promote at {} or later",
+                        image.digest.short(),
+                        env.soak.as_ref().map_or("0s".to_string(), |s| s.to_string()),
+                        record.at,
+                        soak_from.plus_seconds(env.soak_seconds())
+                    ),
+                });
+            }
+            per_upstream.push(findings);
+        }
+        match env.from_mode() {
+            FromMode::All => out.extend(per_upstream.into_iter().flatten()),
+            FromMode::Any => {
+                if !per_upstream.iter().any(Vec::is_empty) {
+                    out.extend(per_upstream.into_iter().flatten());
+                }
+            }
         }
     }
     out

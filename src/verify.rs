@@ -42,6 +42,47 @@ pub struct Counts {
     pub pending: usize,
 }
 
+/// A break-glass record: reported in every output, never silent.
+#[derive(Clone, Debug, Serialize)]
+pub struct OverrideNote {
+    pub file: String,
+    pub record: String,
+    pub env: String,
+    pub rules: Vec<crate::record::Waivable>,
+    pub reason: String,
+    pub signers: Vec<String>,
+}
+
+impl OverrideNote {
+    fn of(file: &RecordFile) -> Option<OverrideNote> {
+        let declared = file.record.override_.as_ref()?;
+        Some(OverrideNote {
+            file: file.path.clone(),
+            record: file.record.label(),
+            env: file.record.env.to_string(),
+            rules: declared.rules.clone(),
+            reason: declared.reason.clone(),
+            signers: file.record.signatures.iter().map(|s| s.signer.to_string()).collect(),
+        })
+    }
+}
+
+impl std::fmt::Display for OverrideNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rules: Vec<String> = self.rules.iter().map(ToString::to_string).collect();
+        write!(
+            f,
+            "break-glass override: {} ({}) entered {} waiving {}, signed by {}: {}",
+            self.file,
+            self.record,
+            self.env,
+            rules.join(", "),
+            self.signers.join(", "),
+            self.reason
+        )
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     /// With `--base`: the base revision the change was checked against.
@@ -50,12 +91,24 @@ pub struct Report {
     pub counts: Counts,
     pub violations: Vec<Violation>,
     pub warnings: Vec<String>,
+    /// Every break-glass record checked, as warnings of their own.
+    pub overrides: Vec<OverrideNote>,
 }
 
 impl Report {
     pub fn holds(&self) -> bool {
         self.violations.is_empty()
     }
+}
+
+/// What checking one app found.
+struct AppVerdict {
+    violations: Vec<Violation>,
+    records: usize,
+    signatures: usize,
+    /// The app folded for projection (rule 7).
+    state: AppState,
+    overrides: Vec<OverrideNote>,
 }
 
 /// Every rule over the whole tree. Apps are checked in parallel, each read,
@@ -78,7 +131,7 @@ pub fn verify(snapshot: &dyn Snapshot, options: &VerifyOptions, now: Timestamp) 
         }
     }
     let policy_set = Policies(&policies);
-    let per_app: Vec<(Vec<Violation>, usize, usize, AppState)> = apps
+    let per_app: Vec<AppVerdict> = apps
         .value
         .par_iter()
         .map(|app| {
@@ -100,22 +153,25 @@ pub fn verify(snapshot: &dyn Snapshot, options: &VerifyOptions, now: Timestamp) 
             }
             let signatures = records.iter().map(|r| r.record.signatures.len()).sum();
             let projected = AppState { app: app.clone(), history: before_pending_tail.unwrap_or(history) };
-            Ok((out, records.len(), signatures, projected))
+            let overrides = records.iter().filter_map(|r| OverrideNote::of(r)).collect();
+            Ok(AppVerdict { violations: out, records: records.len(), signatures, state: projected, overrides })
         })
         .collect::<Result<_, StoreError>>()?;
     let mut counts = Counts { policies: policies.len(), apps: apps.value.len(), ..Counts::default() };
     let mut states = Vec::with_capacity(per_app.len());
-    for (app_violations, records, signatures, state) in per_app {
-        violations.extend(app_violations);
-        counts.records += records;
-        counts.signatures += signatures;
-        states.push(state);
+    let mut overrides = Vec::new();
+    for app in per_app {
+        violations.extend(app.violations);
+        overrides.extend(app.overrides);
+        counts.records += app.records;
+        counts.signatures += app.signatures;
+        states.push(app.state);
     }
     if let Some(newest) = policies.last() {
         violations.extend(projection_drift(snapshot, &newest.policy, &states));
     }
     counts.pending = violations.iter().filter(|v| v.rule == Rule::Threshold).count();
-    Ok(Report { base: None, counts, violations, warnings })
+    Ok(Report { base: None, counts, violations, warnings, overrides })
 }
 
 /// Rule 7: what the projector would write, against what the tree holds.
@@ -303,6 +359,7 @@ pub fn verify_change(
     let mut counts = Counts { policies: policies.len(), apps: touched.len(), ..Counts::default() };
     let mut parsed = BTreeSet::new();
     let mut touched_states = Vec::new();
+    let mut overrides = Vec::new();
     for (app, app_changes) in &touched {
         let base_chain = load_app(base, app)?.value;
         let chain = load_app(head, app)?;
@@ -337,6 +394,7 @@ pub fn verify_change(
                 Some(Change::Added) => {}
             }
             if app_changes.contains_key(&file.path) {
+                overrides.extend(OverrideNote::of(file));
                 let verdicts = match policy_set.get(file.record.policy) {
                     Some(policy) => signature_verdicts(&policy.policy, &file.message, &file.record.signatures),
                     None => Vec::new(),
@@ -366,7 +424,7 @@ pub fn verify_change(
         }
     }
     counts.pending = violations.iter().filter(|v| v.rule == Rule::Threshold).count();
-    Ok(Report { base: None, counts, violations, warnings })
+    Ok(Report { base: None, counts, violations, warnings, overrides })
 }
 
 /// Rule 7 for a change: the touched apps' overlays and entries in

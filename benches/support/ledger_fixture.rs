@@ -133,7 +133,7 @@ pub fn cycle_record(
         prev,
         policy: 1,
         env: name(env),
-        from: from.map(name),
+        from: from.map(|f| gitops_ledger::record::Upstream::One(name(f))),
         kind: Kind::Promote,
         images: vec![Image {
             name: ImageName::parse(&format!("ghcr.io/bench/{app}")).expect("image"),
@@ -141,6 +141,8 @@ pub fn cycle_record(
             tag: Some(gitops_ledger::record::Tag::parse(&format!("v1.{cycle}")).expect("tag")),
         }],
         at: Timestamp::from_unix(START + i as i64 * STEP).expect("time"),
+        evidence: None,
+        override_: None,
         reason: None,
         signatures: Vec::new(),
     };

@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod approve;
 mod error;
+mod evidence;
 mod init;
 mod keygen;
 mod policy;
@@ -49,6 +50,7 @@ pub enum Command {
     Policy(policy::Command),
     Promote(promote::Args),
     Approve(approve::Args),
+    Evidence(evidence::Args),
     Project(project::Args),
     Verify(verify::Args),
 }
@@ -89,6 +91,7 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Policy(command) => policy::run(&mut context, command),
         Command::Promote(args) => promote::run(&mut context, args),
         Command::Approve(args) => approve::run(&mut context, args),
+        Command::Evidence(args) => evidence::run(&mut context, args),
         Command::Project(args) => project::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
     }

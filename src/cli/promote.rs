@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::{load_key, say, CommandError, Context, ExitKind};
 use crate::append::{PromoteRequest, Written};
 use crate::clock::Timestamp;
-use crate::record::{Image, Kind, Name};
+use crate::record::{Image, Kind, Name, Override, Waivable};
 
 /// Append a signed promotion record; without --image, promote what the upstream environment runs.
 #[derive(Debug, clap::Args)]
@@ -35,6 +35,12 @@ pub struct Args {
     /// Return the environment to a digest it ran before (needs --image).
     #[arg(long)]
     pub rollback: bool,
+    /// Break-glass: why this record waives rules (needs --override-rule and the policy's break_glass signers).
+    #[arg(long, value_name = "TEXT", requires = "override_rules")]
+    pub override_reason: Option<String>,
+    /// Break-glass: a rule to waive (provenance, soak, freeze, evidence). Repeatable.
+    #[arg(long = "override-rule", value_name = "RULE", requires = "override_reason")]
+    pub override_rules: Vec<Waivable>,
     /// Do not update the overlays and versions.json (they will show as drift until `project` runs).
     #[arg(long)]
     pub no_project: bool,
@@ -65,16 +71,16 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         reason: args.reason,
         at: args.at,
         rollback: args.rollback,
+        override_: args.override_reason.map(|reason| Override { reason, rules: args.override_rules }),
     };
     let written = crate::append::promote(&context.tree, request, &key, context.clock.now())?;
     report_written(context, &written)?;
     let record = &written.record;
-    let verb = match record.kind {
-        Kind::Promote => "promote",
-        Kind::Rollback => "rollback",
-    };
     let digest = record.images.first().map_or("", |i| i.digest.short());
-    let message = format!("chore({}): {verb} {} to {digest}\n", record.env, record.app);
+    let message = match record.kind {
+        Kind::Rollback => format!("chore({}): rollback {} to {digest}\n", record.env, record.app),
+        _ => format!("chore({}): promote {} to {digest}\n", record.env, record.app),
+    };
     finish(context, (written.path.clone(), None), !args.no_project, args.commit.then_some(message.as_str()))?;
     Ok(ExitKind::Holds)
 }
@@ -134,33 +140,49 @@ fn project_and_commit(
     Ok(())
 }
 
-/// What `promote` and `approve` print about the record they wrote.
+/// What `promote`, `approve` and `evidence` print about the record they wrote.
 pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result<(), CommandError> {
     let record = &written.record;
-    say!(
-        context,
-        "wrote {} ({}): {} {} from {}",
-        written.path,
-        record.label(),
-        record.kind,
-        record.env,
-        record.from.as_ref().map_or("outside the ledger", |f| f.as_str())
-    );
+    let from = record.from.as_ref().map_or("outside the ledger".to_string(), |f| f.to_string());
+    match &record.evidence {
+        Some(evidence) => say!(
+            context,
+            "wrote {} ({}): {} {} for what {} runs",
+            written.path,
+            record.label(),
+            evidence.kind,
+            evidence.result,
+            record.env
+        ),
+        None => {
+            say!(context, "wrote {} ({}): {} {} from {from}", written.path, record.label(), record.kind, record.env)
+        }
+    }
     for image in &record.images {
         say!(context, "  {image}");
     }
+    if let Some(declared) = &record.override_ {
+        let rules: Vec<String> = declared.rules.iter().map(ToString::to_string).collect();
+        say!(
+            context,
+            "BREAK-GLASS: waives {} ({}); verify reports it as an override",
+            rules.join(", "),
+            declared.reason
+        );
+    }
     say!(context, "id {}", written.id);
-    if written.missing_approvals == 0 {
-        say!(context, "{}: threshold of {} met", record.env, written.threshold);
-    } else {
+    if written.pending.is_empty() {
+        say!(context, "{}: every threshold met", record.env);
+    }
+    for pending in &written.pending {
         say!(
             context,
             "{} needs {} more approval{} (threshold {}): gitops-ledger approve {} --key FILE",
-            written.record.env,
-            written.missing_approvals,
-            if written.missing_approvals == 1 { "" } else { "s" },
-            written.threshold,
-            written.record.label()
+            pending.what,
+            pending.missing,
+            if pending.missing == 1 { "" } else { "s" },
+            pending.threshold,
+            record.label()
         );
     }
     Ok(())

@@ -66,6 +66,9 @@ fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError
     for warning in &report.warnings {
         say!(context, "warning: {warning}");
     }
+    for note in &report.overrides {
+        say!(context, "warning: {note}");
+    }
     for violation in &report.violations {
         say!(context, "{violation}");
     }
@@ -81,8 +84,12 @@ fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError
         c.policies,
         if c.policies == 1 { "" } else { "s" }
     );
+    let overrides = match report.overrides.len() {
+        0 => String::new(),
+        n => format!(" ({n} break-glass override{} reported above)", if n == 1 { "" } else { "s" }),
+    };
     if report.holds() {
-        say!(context, "ok: {summary}: every rule holds");
+        say!(context, "ok: {summary}: every rule holds{overrides}");
     } else {
         say!(context, "FAILED: {summary}: {} violation(s), {} pending", report.violations.len(), c.pending);
     }
@@ -96,6 +103,7 @@ fn write_json(context: &mut Context, report: &Report) -> Result<(), CommandError
         "counts": report.counts,
         "violations": report.violations,
         "warnings": report.warnings,
+        "overrides": report.overrides,
     });
     let text = serde_json::to_string_pretty(&value).map_err(CommandError::usage)?;
     say!(context, "{text}");
@@ -114,6 +122,15 @@ fn escape_property(text: &str) -> String {
 fn write_github(context: &mut Context, report: &Report) -> Result<(), CommandError> {
     for warning in &report.warnings {
         say!(context, "::warning title=gitops-ledger::{}", escape_data(warning));
+    }
+    for note in &report.overrides {
+        say!(
+            context,
+            "::warning file={},title={}::{}",
+            escape_property(&note.file),
+            escape_property(&format!("break-glass override ({})", note.record)),
+            escape_data(&note.to_string())
+        );
     }
     for v in &report.violations {
         let title = match &v.record {

@@ -230,6 +230,8 @@ pub struct Forged<'a> {
     pub at: &'a str,
     pub policy: u64,
     pub signers: &'a [&'a str],
+    /// An evidence record: (type, passed).
+    pub evidence: Option<(&'a str, bool)>,
 }
 
 impl<'a> Forged<'a> {
@@ -239,7 +241,7 @@ impl<'a> Forged<'a> {
             "production" => Some("staging"),
             _ => None,
         };
-        Forged { seq, env, from, rollback: false, fill, at, policy: 1, signers }
+        Forged { seq, env, from, rollback: false, fill, at, policy: 1, signers, evidence: None }
     }
 }
 
@@ -248,7 +250,9 @@ impl TestRepo {
     pub fn forge(&self, forged: Forged) -> String {
         use gitops_ledger::canonical::{record_id, record_message};
         use gitops_ledger::clock::Timestamp;
-        use gitops_ledger::record::{Digest, Image, ImageName, Kind, Name, Record, RecordId, Signature};
+        use gitops_ledger::record::{
+            Digest, Evidence, EvidenceResult, Image, ImageName, Kind, Name, Record, RecordId, Signature, Upstream,
+        };
         let path = format!("promotions/apps/api/{:08}.json", forged.seq);
         let prev: Option<RecordId> = (forged.seq > 1).then(|| {
             let prev_path = format!("promotions/apps/api/{:08}.json", forged.seq - 1);
@@ -262,17 +266,31 @@ impl TestRepo {
             prev,
             policy: forged.policy,
             env: Name::parse(forged.env).unwrap(),
-            from: forged.from.map(|f| Name::parse(f).unwrap()),
-            kind: if forged.rollback { Kind::Rollback } else { Kind::Promote },
+            from: forged.from.map(|f| Upstream::One(Name::parse(f).unwrap())),
+            kind: match (forged.evidence, forged.rollback) {
+                (Some(_), _) => Kind::Evidence,
+                (None, true) => Kind::Rollback,
+                (None, false) => Kind::Promote,
+            },
             images: vec![Image {
                 name: ImageName::parse("ghcr.io/o/api").unwrap(),
                 digest: Digest::parse(&digest(forged.fill)).unwrap(),
                 tag: None,
             }],
             at: Timestamp::parse(forged.at).unwrap(),
+            evidence: forged.evidence.map(|(kind, passed)| Evidence {
+                kind: Name::parse(kind).unwrap(),
+                result: if passed { EvidenceResult::Pass } else { EvidenceResult::Fail },
+                url: None,
+                sha256: None,
+            }),
+            override_: None,
             reason: None,
             signatures: Vec::new(),
         };
+        if forged.evidence.is_some() {
+            record.from = None;
+        }
         let message = record_message(&record).unwrap();
         for signer in forged.signers {
             let key = gitops_ledger::sign::SigningKey::load(&self.key(signer), None).unwrap();

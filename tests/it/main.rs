@@ -6,6 +6,7 @@ mod common;
 
 mod cli_reference;
 mod conformance;
+mod gates;
 mod interop;
 mod pr_check;
 mod projection;

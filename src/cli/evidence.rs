@@ -1,0 +1,85 @@
+//! `evidence`: sign a check result (smoke test, scan) for what an environment runs now.
+
+use std::path::PathBuf;
+
+use sha2::Digest as _;
+
+use super::promote::{finish, parse_at, report_written};
+use super::{load_key, CommandError, Context, ExitKind};
+use crate::append::EvidenceRequest;
+use crate::clock::Timestamp;
+use crate::record::{Evidence, EvidenceResult, Name};
+
+/// Append signed evidence (a check's pass or fail) for the images an environment runs now.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, value_name = "APP")]
+    pub app: Name,
+    #[arg(long, value_name = "ENV")]
+    pub env: Name,
+    /// The evidence type, e.g. smoke-test, image-scan, sast (the policy's `requires` names them).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Name,
+    #[arg(long, value_enum)]
+    pub result: ResultArg,
+    /// Where the report lives, e.g. the CI run.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The report itself: its SHA-256 goes into the record.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The record's time (default: now), RFC 3339 UTC with whole seconds.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
+    pub at: Option<Timestamp>,
+    /// OpenSSH ed25519 private key of one of the environment's evidence_signers.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Policy name of the signer; default: the name whose key matches --key.
+    #[arg(long, value_name = "NAME")]
+    pub signer: Option<Name>,
+    /// Make one git commit holding the evidence record.
+    #[arg(long)]
+    pub commit: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ResultArg {
+    Pass,
+    Fail,
+}
+
+pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
+    let key = load_key(&args.key)?;
+    let sha256 = match &args.report {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| CommandError::usage(format!("cannot read report {}: {e}", path.display())))?;
+            Some(sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+        }
+        None => None,
+    };
+    let result = match args.result {
+        ResultArg::Pass => EvidenceResult::Pass,
+        ResultArg::Fail => EvidenceResult::Fail,
+    };
+    let request = EvidenceRequest {
+        app: args.app,
+        env: args.env,
+        evidence: Evidence { kind: args.kind, result, url: args.url, sha256 },
+        signer: args.signer,
+        at: args.at,
+    };
+    let written = crate::append::evidence(&context.tree, request, &key, context.clock.now())?;
+    report_written(context, &written)?;
+    let record = &written.record;
+    let message = format!(
+        "chore({}): {} {} for {}\n",
+        record.env,
+        record.evidence.as_ref().map_or("", |e| e.kind.as_str()),
+        record.evidence.as_ref().map_or(String::new(), |e| e.result.to_string()),
+        record.app
+    );
+    // Evidence moves no image, but projecting keeps the step uniform and cheap.
+    finish(context, (written.path.clone(), None), true, args.commit.then_some(message.as_str()))?;
+    Ok(ExitKind::Holds)
+}
