@@ -15,5 +15,6 @@ pub mod project;
 pub mod record;
 pub mod rules;
 pub mod sign;
+pub mod status;
 pub mod store;
 pub mod verify;

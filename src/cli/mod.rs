@@ -16,6 +16,7 @@ mod policy;
 mod project;
 mod promote;
 mod reference;
+mod status;
 mod verify;
 
 pub use error::{CommandError, ExitKind};
@@ -52,6 +53,7 @@ pub enum Command {
     Approve(approve::Args),
     Evidence(evidence::Args),
     Project(project::Args),
+    Status(status::Args),
     Verify(verify::Args),
 }
 
@@ -93,6 +95,7 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Approve(args) => approve::run(&mut context, args),
         Command::Evidence(args) => evidence::run(&mut context, args),
         Command::Project(args) => project::run(&mut context, args),
+        Command::Status(args) => status::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
     }
 }

@@ -335,3 +335,23 @@ fn a_break_glass_hotfix_with_one_break_glass_signature_fails_naming_who_is_missi
     );
     assert!(refused.contains("(rule: soak)"), "{refused}");
 }
+
+#[test]
+fn status_shows_what_runs_with_its_evidence_and_the_state_at_an_earlier_moment() {
+    let repo = gated();
+    evidence(&repo, "smoke-test", "pass", "2026-11-25T09:20:00Z");
+    evidence(&repo, "image-scan", "fail", "2026-11-25T09:30:00Z");
+    repo.promote("dev", 'b', "ci", "2026-11-26T08:00:00Z");
+    let now = repo.ok(&["status"]);
+    let lines: Vec<&str> = now.lines().collect();
+    assert_eq!(lines[0], "as of 2026-11-28T10:00:00Z");
+    assert!(lines[2].starts_with("api  dev      ghcr.io/o/api  -    sha256:bbbbbbbbbbbb  api@5"), "{now}");
+    assert!(lines[3].starts_with("api  staging  ghcr.io/o/api  -    sha256:aaaaaaaaaaaa  api@2"), "{now}");
+    assert!(lines[3].ends_with("image-scan:fail,smoke-test:pass"), "{now}");
+    let before = repo.ok(&["status", "--at", "2026-11-25T12:00:00Z"]);
+    assert!(before.contains("api  dev      ghcr.io/o/api  -    sha256:aaaaaaaaaaaa  api@1"), "{before}");
+    let json: serde_json::Value = serde_json::from_str(&repo.ok(&["status", "--format", "json"])).unwrap();
+    let staging = &json["apps"]["api"]["staging"]["images"]["ghcr.io/o/api"];
+    assert_eq!(staging["evidence"]["smoke-test"]["result"], "pass");
+    assert_eq!(staging["evidence"]["image-scan"]["at"], "2026-11-25T09:30:00Z");
+}
