@@ -9,6 +9,7 @@ pub mod canonical;
 pub mod chain;
 pub mod cli;
 pub mod clock;
+pub mod history;
 pub mod ledger;
 pub mod policy;
 pub mod project;

@@ -12,10 +12,13 @@ mod error;
 mod evidence;
 mod init;
 mod keygen;
+mod log;
 mod policy;
 mod project;
 mod promote;
 mod reference;
+mod replay;
+mod stats;
 mod status;
 mod verify;
 
@@ -54,6 +57,9 @@ pub enum Command {
     Evidence(evidence::Args),
     Project(project::Args),
     Status(status::Args),
+    Log(log::Args),
+    Replay(replay::Args),
+    Stats(stats::Args),
     Verify(verify::Args),
 }
 
@@ -96,6 +102,9 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Evidence(args) => evidence::run(&mut context, args),
         Command::Project(args) => project::run(&mut context, args),
         Command::Status(args) => status::run(&mut context, args),
+        Command::Log(args) => log::run(&mut context, args),
+        Command::Replay(args) => replay::run(&mut context, args),
+        Command::Stats(args) => stats::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
     }
 }

@@ -30,8 +30,16 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             let text = serde_json::to_string_pretty(&status).map_err(CommandError::usage)?;
             say!(context, "{text}");
         }
-        Format::Text => {
-            say!(context, "as of {at}");
+        Format::Text => print_table(context, &status)?,
+    }
+    Ok(ExitKind::Holds)
+}
+
+/// The status as a table, one running image a row.
+pub(crate) fn print_table(context: &mut Context, status: &crate::status::Status) -> Result<(), CommandError> {
+    {
+        {
+            say!(context, "as of {}", status.at);
             let header = ["APP", "ENV", "IMAGE", "TAG", "DIGEST", "RECORD", "SINCE", "EVIDENCE"];
             let mut rows = vec![header.map(String::from).to_vec()];
             let rank = |env: &str| status.environments.iter().position(|e| e == env).unwrap_or(usize::MAX);
@@ -57,7 +65,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             }
             if rows.len() == 1 {
                 say!(context, "nothing promoted yet");
-                return Ok(ExitKind::Holds);
+                return Ok(());
             }
             let widths: Vec<usize> =
                 (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
@@ -67,5 +75,5 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             }
         }
     }
-    Ok(ExitKind::Holds)
+    Ok(())
 }

@@ -58,7 +58,7 @@ fn the_vector_ledger_verifies_with_its_pinned_policy_and_not_with_another_pin() 
     assert!(unpinned.contains(&format!("--trust {trust}")), "{unpinned}");
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -7,6 +7,7 @@ mod common;
 mod cli_reference;
 mod conformance;
 mod gates;
+mod history;
 mod interop;
 mod pr_check;
 mod projection;

@@ -1,0 +1,113 @@
+//! `replay`: every record in time order, with the verifier's verdict and the
+//! state change it caused, ending with the state.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use super::promote::parse_at;
+use super::{say, CommandError, Context, ExitKind};
+use crate::clock::Timestamp;
+use crate::rules::{Rule, Violation};
+use crate::verify::{verify, VerifyOptions};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Replay the ledger event by event: what each record changed, and whether it holds.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Stop after this moment (default: replay everything).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
+    pub until: Option<Timestamp>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
+    let now = context.clock.now();
+    let until = args.until.unwrap_or(now);
+    // The verdicts are the verifier's own, not a second implementation.
+    let report = verify(&context.tree, &VerifyOptions::default(), now)?;
+    let mut by_record: BTreeMap<&str, Vec<&Violation>> = BTreeMap::new();
+    for violation in &report.violations {
+        if let Some(label) = &violation.record {
+            by_record.entry(label.as_str()).or_default().push(violation);
+        }
+    }
+    let mut records = crate::history::all_records(&context.tree, None).map_err(CommandError::usage)?;
+    records.retain(|r| r.record.at <= until);
+    let changes = crate::history::changes(&records);
+    let state = crate::status::status(&context.tree, until).map_err(CommandError::usage)?;
+    let verdict = |label: &str| match by_record.get(label) {
+        None => "ok",
+        Some(found) if found.iter().all(|v| v.rule == Rule::Threshold) => "pending",
+        Some(_) => "fail",
+    };
+    match args.format {
+        Format::Json => {
+            let events: Vec<serde_json::Value> = records
+                .iter()
+                .zip(&changes)
+                .map(|(file, changes)| {
+                    let label = file.record.label();
+                    serde_json::json!({
+                        "at": file.record.at,
+                        "record": label,
+                        "path": file.path,
+                        "kind": file.record.kind,
+                        "env": file.record.env,
+                        "changes": changes,
+                        "verdict": verdict(&label),
+                        "violations": by_record.get(label.as_str()).cloned().unwrap_or_default(),
+                    })
+                })
+                .collect();
+            let text =
+                serde_json::to_string_pretty(&serde_json::json!({"until": until, "events": events, "state": state}))
+                    .map_err(CommandError::usage)?;
+            say!(context, "{text}");
+        }
+        Format::Text => {
+            for (file, changes) in records.iter().zip(&changes) {
+                let label = file.record.label();
+                let what = if changes.is_empty() {
+                    match &file.record.evidence {
+                        Some(e) => format!("{} {} for what {} runs", e.kind, e.result, file.record.env),
+                        None => format!("{}: no change", file.record.env),
+                    }
+                } else {
+                    changes
+                        .iter()
+                        .map(|c| {
+                            let from = c.from.as_deref().map_or("none".to_string(), |d| d.chars().take(19).collect());
+                            format!(
+                                "{}: {} {from} -> {}",
+                                file.record.env,
+                                c.image,
+                                c.to.chars().take(19).collect::<String>()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                say!(
+                    context,
+                    "{}  {:<16} {:<8} {what}  [{}]",
+                    file.record.at,
+                    label,
+                    file.record.kind.to_string(),
+                    verdict(&label)
+                );
+                for violation in by_record.get(label.as_str()).into_iter().flatten() {
+                    say!(context, "    {} (rule: {})", violation.message, violation.rule);
+                }
+            }
+            say!(context, "");
+            super::status::print_table(context, &state)?;
+        }
+    }
+    Ok(ExitKind::Holds)
+}

@@ -1,0 +1,94 @@
+//! `stats`: the DORA figures the ledger already holds.
+
+use std::io::Write;
+
+use super::promote::parse_at;
+use super::{say, CommandError, Context, ExitKind};
+use crate::clock::Timestamp;
+use crate::history::{dora, human_duration, Dora};
+use crate::record::Name;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// DORA figures from the ledger: deployment frequency, lead time, change failure rate, time to restore.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, value_name = "APP")]
+    pub app: Option<Name>,
+    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
+    pub since: Option<Timestamp>,
+    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
+    pub until: Option<Timestamp>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
+    let policies = crate::ledger::load_policies(&context.tree).map_err(CommandError::usage)?.value;
+    let production = policies
+        .last()
+        .and_then(|p| p.policy.environments.last())
+        .map(|e| e.name.clone())
+        .ok_or_else(|| CommandError::usage("there is no policy, so no production environment to measure"))?;
+    let records = crate::history::all_records(&context.tree, args.app.as_ref()).map_err(CommandError::usage)?;
+    let overall = dora(&records, &production, args.since, args.until);
+    let mut apps: Vec<Name> = records.iter().map(|r| r.record.app.clone()).collect();
+    apps.dedup();
+    apps.sort();
+    apps.dedup();
+    let per_app: Vec<(Name, Dora)> = apps
+        .into_iter()
+        .map(|app| {
+            let own: Vec<_> = records.iter().filter(|r| r.record.app == app).cloned().collect();
+            let figures = dora(&own, &production, args.since, args.until);
+            (app, figures)
+        })
+        .collect();
+    match args.format {
+        Format::Json => {
+            let apps: serde_json::Map<String, serde_json::Value> =
+                per_app.iter().map(|(app, d)| (app.to_string(), serde_json::to_value(d).unwrap_or_default())).collect();
+            let value = serde_json::json!({"production": production, "overall": overall, "apps": apps});
+            let text = serde_json::to_string_pretty(&value).map_err(CommandError::usage)?;
+            say!(context, "{text}");
+        }
+        Format::Text => {
+            write_figures(context, "overall", &overall)?;
+            for (app, figures) in &per_app {
+                write_figures(context, app.as_str(), figures)?;
+            }
+        }
+    }
+    Ok(ExitKind::Holds)
+}
+
+fn write_figures(context: &mut Context, title: &str, d: &Dora) -> Result<(), CommandError> {
+    let duration = |s: Option<i64>| s.map_or("-".to_string(), human_duration);
+    say!(context, "{title}:");
+    let frequency: Vec<String> = d
+        .deployments
+        .iter()
+        .map(|(env, n)| format!("{env} {n} ({}/day)", d.deployments_per_day.get(env).copied().unwrap_or_default()))
+        .collect();
+    say!(context, "  deployments: {}", if frequency.is_empty() { "none".into() } else { frequency.join(", ") });
+    say!(
+        context,
+        "  lead time to production: median {}, p90 {}",
+        duration(d.lead_time_median_seconds),
+        duration(d.lead_time_p90_seconds)
+    );
+    say!(
+        context,
+        "  change failure rate: {} ({} rollbacks + {} break-glass overrides / {} promotions)",
+        d.change_failure_rate.map_or("-".to_string(), |r| r.to_string()),
+        d.production_rollbacks,
+        d.break_glass_overrides,
+        d.production_promotions
+    );
+    say!(context, "  time to restore: median {}", duration(d.time_to_restore_median_seconds));
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! The auditor's read side: log, replay, stats.
+
+use crate::common::{data_dir, digest, Forged, TestRepo};
+
+fn example() -> TestRepo {
+    let repo = TestRepo::new();
+    crate::conformance::copy_dir(&data_dir().join("../../examples/gitops-config"), &repo.root);
+    repo
+}
+
+#[test]
+fn stats_match_a_hand_computed_history() {
+    // The bundled example: v1.4.1 dev 10-05T10:00 -> production 10-08T09:00,
+    // v1.4.2 dev 10-14T11:00 -> production 10-19T10:00, rolled back 10-21T08:30.
+    let repo = example();
+    let json: serde_json::Value = serde_json::from_str(&repo.ok(&["stats", "--format", "json"])).unwrap();
+    let overall = &json["overall"];
+    assert_eq!(json["production"], "production");
+    assert_eq!(overall["deployments"], serde_json::json!({"dev": 2, "staging": 2, "production": 3}));
+    assert_eq!(overall["lead_time_median_seconds"], 2 * 86_400 + 23 * 3600);
+    assert_eq!(overall["lead_time_p90_seconds"], 4 * 86_400 + 23 * 3600);
+    assert_eq!(overall["production_promotions"], 2);
+    assert_eq!(overall["production_rollbacks"], 1);
+    assert_eq!(overall["change_failure_rate"], 0.5);
+    assert_eq!(overall["time_to_restore_median_seconds"], 86_400 + 22 * 3600 + 30 * 60);
+    let window: serde_json::Value =
+        serde_json::from_str(&repo.ok(&["stats", "--since", "2026-10-10T00:00:00Z", "--format", "json"])).unwrap();
+    assert_eq!(window["overall"]["production_promotions"], 1);
+    assert_eq!(window["overall"]["change_failure_rate"], 1.0);
+    let text = repo.ok(&["stats"]);
+    assert!(text.contains("  lead time to production: median 2d 23h, p90 4d 23h"), "{text}");
+}
+
+#[test]
+fn log_lists_newest_first_and_filters() {
+    let repo = example();
+    let out = repo.ok(&["log", "--env", "production"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("2026-10-21T08:30:00Z  api-service@7    production   rollback"), "{out}");
+    assert!(lines[0].ends_with("sha256:c3d8fddf3131  v1.4.1  alice,bob"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&repo.ok(&["log", "--until", "2026-10-06T23:59:59Z", "--format", "json"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    assert_eq!(json[0]["record"]["seq"], 2);
+    assert!(json[0]["id"].as_str().unwrap().starts_with("sha256:"));
+}
+
+#[test]
+fn replay_shows_each_change_with_the_verifiers_verdict() {
+    let repo = TestRepo::with_signed_policy();
+    repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
+    repo.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
+    repo.forge(Forged::new(3, "dev", 'b', "2026-11-25T10:00:00Z", &["ci"]));
+    repo.forge(Forged::new(4, "production", 'b', "2026-11-26T10:00:00Z", &["alice", "bob"]));
+    repo.forge(Forged::new(5, "production", 'a', "2026-11-27T10:00:00Z", &["alice"]));
+    repo.project();
+    let out = repo.ok(&["replay"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("2026-11-25T08:00:00Z  api@1"), "{out}");
+    assert!(lines[0].ends_with("dev: ghcr.io/o/api none -> sha256:aaaaaaaaaaaa  [ok]"), "{out}");
+    assert!(lines[3].ends_with("production: ghcr.io/o/api none -> sha256:bbbbbbbbbbbb  [fail]"), "{out}");
+    assert!(lines[4].contains("was never promoted to staging"), "the verifier's words under the event: {out}");
+    assert!(out.contains("production: ghcr.io/o/api sha256:bbbbbbbbbbbb -> sha256:aaaaaaaaaaaa  [pending]"), "{out}");
+    let until: serde_json::Value =
+        serde_json::from_str(&repo.ok(&["replay", "--until", "2026-11-25T23:00:00Z", "--format", "json"])).unwrap();
+    assert_eq!(until["events"].as_array().unwrap().len(), 3);
+    assert_eq!(until["events"][2]["changes"][0]["from"], digest('a'));
+    assert_eq!(until["state"]["apps"]["api"]["dev"]["images"]["ghcr.io/o/api"]["digest"], digest('b'));
+}
