@@ -25,6 +25,8 @@ pub enum ClockError {
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    pub const EPOCH: Timestamp = Timestamp(0);
+
     /// Parses exactly `YYYY-MM-DDTHH:MM:SSZ`. Offsets, fractions and lower-case
     /// separators are refused so that every timestamp has one spelling, which the
     /// signed canonical form relies on.

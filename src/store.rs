@@ -1,6 +1,7 @@
 //! Where ledger bytes come from and go to: the work tree (read, atomic write)
 //! and git (commits made through gix, never a shelled-out `git`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -174,43 +175,100 @@ pub struct GitTree {
     pub commit: String,
 }
 
-impl GitTree {
-    /// The tree of `rev` (anything `git rev-parse` takes) in the repo at or above `dir`.
-    pub fn open(dir: &Path, rev: &str) -> Result<Self, StoreError> {
+/// A git repository holding the config repo (at its root, or in a
+/// subdirectory: `-C` may point below the work tree's root).
+#[derive(Clone)]
+pub struct GitRepo {
+    shared: gix::ThreadSafeRepository,
+    /// Where the config repo sits inside the repository's trees.
+    prefix: PathBuf,
+}
+
+/// What `audit` needs to know about a commit.
+#[derive(Clone, Debug)]
+pub struct CommitInfo {
+    pub id: gix::ObjectId,
+    pub tree: gix::ObjectId,
+    pub parents: Vec<gix::ObjectId>,
+    /// Committer time: when the commit landed where it is.
+    pub time: i64,
+    pub author: String,
+}
+
+impl GitRepo {
+    pub fn discover(dir: &Path) -> Result<Self, StoreError> {
         let repo = gix::discover(dir).map_err(|e| StoreError::GitSetup(format!("{}: {e}", dir.display())))?;
-        let git = |context: String| move |source: gix::Error| StoreError::Git { context, source };
+        let prefix = match (repo.workdir(), dir.canonicalize()) {
+            (Some(workdir), Ok(dir)) => workdir
+                .canonicalize()
+                .ok()
+                .and_then(|w| dir.strip_prefix(w).ok().map(Path::to_path_buf))
+                .unwrap_or_default(),
+            _ => PathBuf::new(),
+        };
+        Ok(GitRepo { shared: repo.into_sync(), prefix })
+    }
+
+    fn git(context: String) -> impl FnOnce(gix::Error) -> StoreError {
+        move |source| StoreError::Git { context, source }
+    }
+
+    /// The commit `rev` names (anything `git rev-parse` takes).
+    pub fn resolve(&self, rev: &str) -> Result<gix::ObjectId, StoreError> {
+        let repo = self.shared.to_thread_local();
         let object = repo
             .rev_parse_single(rev)
             .map_err(|e| StoreError::GitSetup(format!("cannot resolve revision {rev:?}: {e}")))?
             .object()
-            .map_err(git(format!("reading {rev}")))?;
-        let commit = object.id.to_string();
-        let tree = object.peel_to_tree().map_err(git(format!("{rev} has no tree")))?.id;
-        let tree_tree = Self::subtree_of(&repo, tree, dir)?;
+            .map_err(Self::git(format!("reading {rev}")))?;
+        let commit = object.peel_to_commit().map_err(Self::git(format!("{rev} is not a commit")))?;
+        Ok(commit.id)
+    }
+
+    pub fn commit(&self, id: gix::ObjectId) -> Result<CommitInfo, StoreError> {
+        let repo = self.shared.to_thread_local();
+        let commit = repo.find_commit(id).map_err(Self::git(format!("reading commit {id}")))?;
+        let tree = commit.tree_id().map_err(Self::git(format!("reading commit {id}")))?.detach();
+        let parents = commit.parent_ids().map(|p| p.detach()).collect();
+        let time = commit.time().map_err(Self::git(format!("reading commit {id}")))?.seconds;
+        let author = commit
+            .author()
+            .map(|a| format!("{} <{}>", a.name, a.email))
+            .map_err(Self::git(format!("reading commit {id}")))?;
+        Ok(CommitInfo { id, tree, parents, time, author })
+    }
+
+    /// The config repo's tree in `commit`: the subtree at the prefix, or an
+    /// empty tree when the commit predates it.
+    pub fn tree_of(&self, commit: &CommitInfo, rev: &str) -> Result<GitTree, StoreError> {
+        let repo = self.shared.to_thread_local();
+        let tree = if self.prefix.as_os_str().is_empty() {
+            commit.tree
+        } else {
+            let git = Self::git("reading the tree".into());
+            let found = repo.find_tree(commit.tree).map_err(git)?.lookup_entry_by_path(&self.prefix);
+            match found.map_err(Self::git("reading the tree".into()))? {
+                Some(entry) if entry.mode().is_tree() => entry.object_id(),
+                _ => gix::ObjectId::empty_tree(repo.object_hash()),
+            }
+        };
         Ok(GitTree {
-            shared: repo.into_sync(),
-            tree: tree_tree,
+            shared: self.shared.clone(),
+            tree,
             handles: std::sync::Mutex::new(std::collections::HashMap::new()),
             files: std::sync::Mutex::new(std::collections::HashMap::new()),
             rev: rev.to_string(),
-            commit,
+            commit: commit.id.to_string(),
         })
     }
+}
 
-    /// With `-C` pointing below the repository root, the config repo is that subtree.
-    fn subtree_of(repo: &gix::Repository, tree: gix::ObjectId, dir: &Path) -> Result<gix::ObjectId, StoreError> {
-        let Some(workdir) = repo.workdir() else { return Ok(tree) };
-        let (Ok(dir), Ok(workdir)) = (dir.canonicalize(), workdir.canonicalize()) else { return Ok(tree) };
-        let Ok(prefix) = dir.strip_prefix(&workdir) else { return Ok(tree) };
-        if prefix.as_os_str().is_empty() {
-            return Ok(tree);
-        }
-        let git = |source: gix::Error| StoreError::Git { context: "reading the tree".into(), source };
-        let entry = repo.find_tree(tree).map_err(git)?.lookup_entry_by_path(prefix).map_err(git)?;
-        match entry {
-            Some(entry) if entry.mode().is_tree() => Ok(entry.object_id()),
-            _ => Err(StoreError::GitSetup(format!("{} is not a directory in that revision", prefix.display()))),
-        }
+impl GitTree {
+    /// The tree of `rev` (anything `git rev-parse` takes) in the repo at or above `dir`.
+    pub fn open(dir: &Path, rev: &str) -> Result<Self, StoreError> {
+        let repo = GitRepo::discover(dir)?;
+        let commit = repo.commit(repo.resolve(rev)?)?;
+        repo.tree_of(&commit, rev)
     }
 
     fn with_repo<T>(&self, f: impl FnOnce(&gix::Repository) -> T) -> T {
@@ -308,6 +366,80 @@ impl Snapshot for GitTree {
             }),
         }
     }
+}
+
+/// How a file differs between two trees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// Files under `dir` that differ between `base` and `head`, skipping
+/// directories whose git tree ids are equal.
+pub fn changed_files(
+    base: &dyn Snapshot,
+    head: &dyn Snapshot,
+    dir: &str,
+    out: &mut BTreeMap<String, Change>,
+) -> Result<(), StoreError> {
+    let base_entries = base.list(dir)?;
+    let head_entries = head.list(dir)?;
+    let mut names: BTreeSet<&str> = base_entries.iter().map(|e| e.name.as_str()).collect();
+    names.extend(head_entries.iter().map(|e| e.name.as_str()));
+    for name in names {
+        let path = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+        let b = base_entries.iter().find(|e| e.name == name);
+        let h = head_entries.iter().find(|e| e.name == name);
+        match (b, h) {
+            (Some(b), Some(h)) if b.id.is_some() && b.id == h.id => {}
+            (Some(b), Some(h)) if b.kind == EntryKind::Dir && h.kind == EntryKind::Dir => {
+                changed_files(base, head, &path, out)?
+            }
+            (Some(b), Some(h)) if b.kind == EntryKind::File && h.kind == EntryKind::File => {
+                let limit = 16 * 1024 * 1024;
+                let same = match (b.id, head.blob_id(&path, limit)) {
+                    (Some(base_id), Ok(head_id)) => base_id == head_id,
+                    _ => false,
+                };
+                if !same {
+                    out.insert(path, Change::Modified);
+                }
+            }
+            (Some(b), _) => {
+                mark_all(base, &path, b.kind, Change::Deleted, out)?;
+                if let Some(h) = h {
+                    mark_all(head, &path, h.kind, Change::Added, out)?;
+                }
+            }
+            (None, Some(h)) => mark_all(head, &path, h.kind, Change::Added, out)?,
+            (None, None) => {}
+        }
+    }
+    Ok(())
+}
+
+fn mark_all(
+    tree: &dyn Snapshot,
+    path: &str,
+    kind: EntryKind,
+    change: Change,
+    out: &mut BTreeMap<String, Change>,
+) -> Result<(), StoreError> {
+    if kind == EntryKind::Dir {
+        for entry in tree.list(path)? {
+            mark_all(tree, &format!("{path}/{}", entry.name), entry.kind, change.clone(), out)?;
+        }
+    } else {
+        // A path deleted as a file and added as a directory (or the reverse) is a modification.
+        let merged = match (out.get(path), &change) {
+            (Some(Change::Deleted), Change::Added) => Change::Modified,
+            _ => change,
+        };
+        out.insert(path.to_string(), merged);
+    }
+    Ok(())
 }
 
 /// Commits `files` (paths relative to `work_tree`, already written) on top of

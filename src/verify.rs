@@ -14,12 +14,12 @@ use crate::project::overlay::{read_images, FoundImage};
 use crate::project::{
     drift, fold_for_projection, plan, plan_overlays, read_optional, versions_json, AppState, VERSIONS_PATH,
 };
-use crate::record::{Name, RecordId, MAX_RECORD_BYTES};
+use crate::record::{Name, RecordId};
 use crate::rules::{
     check_policies, check_record, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
 };
 use crate::sign::{PreparedSignature, SignatureProblem};
-use crate::store::{EntryKind, Snapshot, StoreError};
+use crate::store::{changed_files, Change, Snapshot, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -232,80 +232,6 @@ pub fn batch_verdicts(records: &[&RecordFile], policies: Policies) -> Vec<Signat
                 .collect()
         })
         .collect()
-}
-
-/// How a pull request changed one file under `promotions/`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Change {
-    Added,
-    Modified,
-    Deleted,
-}
-
-/// Files under `dir` that differ between `base` and `head`, skipping
-/// directories whose git tree ids are equal.
-fn changed_files(
-    base: &dyn Snapshot,
-    head: &dyn Snapshot,
-    dir: &str,
-    out: &mut BTreeMap<String, Change>,
-) -> Result<(), StoreError> {
-    let base_entries = base.list(dir)?;
-    let head_entries = head.list(dir)?;
-    let mut names: BTreeSet<&str> = base_entries.iter().map(|e| e.name.as_str()).collect();
-    names.extend(head_entries.iter().map(|e| e.name.as_str()));
-    for name in names {
-        let path = format!("{dir}/{name}");
-        let b = base_entries.iter().find(|e| e.name == name);
-        let h = head_entries.iter().find(|e| e.name == name);
-        match (b, h) {
-            (Some(b), Some(h)) if b.id.is_some() && b.id == h.id => {}
-            (Some(b), Some(h)) if b.kind == EntryKind::Dir && h.kind == EntryKind::Dir => {
-                changed_files(base, head, &path, out)?
-            }
-            (Some(b), Some(h)) if b.kind == EntryKind::File && h.kind == EntryKind::File => {
-                let limit = (MAX_RECORD_BYTES.max(MAX_POLICY_BYTES)) as u64;
-                let same = match (b.id, head.blob_id(&path, limit)) {
-                    (Some(base_id), Ok(head_id)) => base_id == head_id,
-                    _ => false,
-                };
-                if !same {
-                    out.insert(path, Change::Modified);
-                }
-            }
-            (Some(b), _) => {
-                mark_all(base, &path, b.kind, Change::Deleted, out)?;
-                if let Some(h) = h {
-                    mark_all(head, &path, h.kind, Change::Added, out)?;
-                }
-            }
-            (None, Some(h)) => mark_all(head, &path, h.kind, Change::Added, out)?,
-            (None, None) => {}
-        }
-    }
-    Ok(())
-}
-
-fn mark_all(
-    tree: &dyn Snapshot,
-    path: &str,
-    kind: EntryKind,
-    change: Change,
-    out: &mut BTreeMap<String, Change>,
-) -> Result<(), StoreError> {
-    if kind == EntryKind::Dir {
-        for entry in tree.list(path)? {
-            mark_all(tree, &format!("{path}/{}", entry.name), entry.kind, change.clone(), out)?;
-        }
-    } else {
-        // A path deleted as a file and added as a directory (or the reverse) is a modification.
-        let merged = match (out.get(path), &change) {
-            (Some(Change::Deleted), Change::Added) => Change::Modified,
-            _ => change,
-        };
-        out.insert(path.to_string(), merged);
-    }
-    Ok(())
 }
 
 /// The pull-request check: relative to `base`, files under `promotions/` are

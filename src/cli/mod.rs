@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod approve;
+mod audit;
 mod error;
 mod evidence;
 mod init;
@@ -60,6 +61,7 @@ pub enum Command {
     Log(log::Args),
     Replay(replay::Args),
     Stats(stats::Args),
+    Audit(audit::Args),
     Verify(verify::Args),
 }
 
@@ -105,6 +107,7 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Log(args) => log::run(&mut context, args),
         Command::Replay(args) => replay::run(&mut context, args),
         Command::Stats(args) => stats::run(&mut context, args),
+        Command::Audit(args) => audit::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
     }
 }

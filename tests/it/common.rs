@@ -103,6 +103,9 @@ impl TestRepo {
             .env("GIT_CONFIG_SYSTEM", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GITOPS_LEDGER_NOW", &self.now)
+            // Commits made by the binary land "now" too, so audit sees the fixed clock.
+            .env("GIT_AUTHOR_DATE", &self.now)
+            .env("GIT_COMMITTER_DATE", &self.now)
             .current_dir(&self.root);
         cmd
     }
@@ -139,6 +142,8 @@ impl TestRepo {
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_SYSTEM", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_DATE", &self.now)
+            .env("GIT_COMMITTER_DATE", &self.now)
             .output()
             .unwrap();
         assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod audit;
 mod cli_reference;
 mod conformance;
 mod gates;

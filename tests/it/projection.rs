@@ -53,7 +53,7 @@ patches:
 ";
 
 /// A repo projecting overlays for app `api`, each overlay `overlay_text`.
-fn with_overlays(overlay_text: &str) -> TestRepo {
+pub fn with_overlays(overlay_text: &str) -> TestRepo {
     let repo = TestRepo::new();
     repo.init_policy(|policy| policy["overlay"] = "apps/{app}/overlays/{env}/kustomization.yaml".into());
     repo.write("apps/api/base/deployment.yaml", DEPLOYMENT);

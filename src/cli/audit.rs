@@ -1,0 +1,86 @@
+//! `audit`: walk the config repo's git history and check it against the ledger.
+
+use std::io::Write;
+
+use super::{say, CommandError, Context, ExitKind};
+use crate::audit::{audit, AuditOptions};
+use crate::clock::Span;
+use crate::store::GitRepo;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Walk the git history: overlay edits not backed by a record, landed records changed later, records dated far from the commit that landed them.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The revision whose history to walk.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub rev: String,
+    /// Walk every ancestor (each diffed against its first parent), not only the first-parent line.
+    #[arg(long)]
+    pub all_parents: bool,
+    /// How far a record's `at` may be after its landing commit (forward-dating could fake a soak).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_span)]
+    pub skew: Span,
+    /// How far before its landing commit a record's `at` may be before it is reported as possibly backdated.
+    #[arg(long, value_name = "DURATION", default_value = "14d", value_parser = parse_span)]
+    pub backdate: Span,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+fn parse_span(text: &str) -> Result<Span, String> {
+    Span::parse(text).map_err(|e| e.to_string())
+}
+
+pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
+    let repo = GitRepo::discover(context.tree.root()).map_err(CommandError::usage)?;
+    let options = AuditOptions {
+        all_parents: args.all_parents,
+        skew_seconds: args.skew.seconds(),
+        backdate_seconds: args.backdate.seconds(),
+    };
+    let report = audit(&repo, &args.rev, &options).map_err(CommandError::usage)?;
+    match args.format {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&report).map_err(CommandError::usage)?;
+            say!(context, "{text}");
+        }
+        Format::Text => {
+            for f in &report.findings {
+                let level = if f.error { "error" } else { "warning" };
+                say!(
+                    context,
+                    "{level}: commit {} ({}, {}): {}: {}",
+                    &f.commit[..12.min(f.commit.len())],
+                    f.author,
+                    f.time,
+                    f.file,
+                    f.message
+                );
+            }
+            for (label, landing) in &report.landed {
+                say!(
+                    context,
+                    "landed {label} in {} at {}",
+                    &landing.commit[..12.min(landing.commit.len())],
+                    landing.time
+                );
+            }
+            let errors = report.findings.iter().filter(|f| f.error).count();
+            say!(
+                context,
+                "{}: {} commits of {}, {} records landed, {errors} error(s), {} warning(s)",
+                if report.holds() { "ok" } else { "FAILED" },
+                report.commits,
+                report.rev,
+                report.landed.len(),
+                report.findings.len() - errors
+            );
+        }
+    }
+    Ok(if report.holds() { ExitKind::Holds } else { ExitKind::RuleFailed })
+}

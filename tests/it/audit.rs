@@ -1,0 +1,193 @@
+//! `audit` over real git histories.
+
+use crate::common::{digest, TestRepo};
+
+/// Sets the repo's clock (records and commits) to `now`.
+fn at(repo: &mut TestRepo, now: &str) {
+    repo.now = now.to_string();
+}
+
+/// A history: dev, staging, production (approved in a later commit), a
+/// rollback; every commit made by the binary at the records' own times.
+fn history() -> TestRepo {
+    let mut repo = TestRepo::with_signed_policy();
+    at(&mut repo, "2026-11-20T08:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "dev",
+        "--image",
+        &format!("ghcr.io/o/api@{}=v1", digest('a')),
+        "--key",
+        &repo.key_str("ci"),
+        "--commit",
+    ]);
+    at(&mut repo, "2026-11-20T09:00:00Z");
+    repo.ok(&["promote", "--app", "api", "--env", "staging", "--key", &repo.key_str("alice"), "--commit"]);
+    at(&mut repo, "2026-11-21T10:00:00Z");
+    repo.ok(&["promote", "--app", "api", "--env", "production", "--key", &repo.key_str("alice"), "--commit"]);
+    at(&mut repo, "2026-11-21T15:00:00Z");
+    repo.ok(&["approve", "api@3", "--key", &repo.key_str("bob"), "--commit"]);
+    at(&mut repo, "2026-11-22T08:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "dev",
+        "--image",
+        &format!("ghcr.io/o/api@{}=v2", digest('b')),
+        "--key",
+        &repo.key_str("ci"),
+        "--commit",
+    ]);
+    at(&mut repo, "2026-11-22T09:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "dev",
+        "--rollback",
+        "--image",
+        &format!("ghcr.io/o/api@{}=v1", digest('a')),
+        "--key",
+        &repo.key_str("ci"),
+        "--commit",
+    ]);
+    at(&mut repo, "2026-11-28T10:00:00Z");
+    repo
+}
+
+#[test]
+fn a_clean_history_with_a_later_approval_and_a_rollback_passes() {
+    let repo = history();
+    let out = repo.ok(&["audit"]);
+    assert!(out.contains("ok: 7 commits of HEAD, 5 records landed, 0 error(s), 0 warning(s)"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&repo.ok(&["audit", "--format", "json"])).unwrap();
+    let approval_commit = repo.git(&["rev-parse", "HEAD~2"]).trim().to_string();
+    let production_commit = repo.git(&["rev-parse", "HEAD~3"]).trim().to_string();
+    assert_eq!(
+        json["landed"]["api@3"]["commit"],
+        production_commit.as_str(),
+        "landed where it was added, not where it was approved"
+    );
+    assert_ne!(production_commit, approval_commit);
+    assert_eq!(json["landed"]["api@5"]["time"], "2026-11-22T09:00:00Z");
+}
+
+#[test]
+fn a_hand_edited_overlay_commit_is_found_with_its_commit_id() {
+    let repo = history();
+    repo.write("versions.json", &repo.read("versions.json").replace(&digest('a'), &digest('f')));
+    repo.git(&["commit", "-qam", "hotfix by hand"]);
+    let commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let out = repo.fails(1, &["audit"]);
+    assert!(
+        out.contains(&format!("error: commit {} (Test Author <author@example.invalid>, 2026-11-28T10:00:00Z): versions.json: the entry for api is not what the ledger at this commit projects", &commit[..12])),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_rewritten_landed_record_is_found() {
+    let repo = history();
+    repo.edit_json("promotions/apps/api/00000002.json", |r| r["reason"] = "rewritten later".into());
+    repo.git(&["commit", "-qam", "tidy up"]);
+    let commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let out = repo.fails(1, &["audit"]);
+    assert!(
+        out.contains(&format!("error: commit {}", &commit[..12]))
+            && out.contains("promotions/apps/api/00000002.json: a landed ledger file was edited by this commit"),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&repo.fails(1, &["audit", "--format", "json"])).unwrap();
+    assert_eq!(json["findings"][0]["kind"], "rewritten");
+    assert_eq!(json["findings"][0]["commit"], commit.as_str());
+}
+
+#[test]
+fn a_squash_merged_pull_request_passes_and_forward_dating_is_an_error() {
+    let mut repo = history();
+    repo.git(&["checkout", "-q", "-b", "promote-staging"]);
+    at(&mut repo, "2026-11-28T09:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "dev",
+        "--image",
+        &format!("ghcr.io/o/api@{}=v3", digest('c')),
+        "--key",
+        &repo.key_str("ci"),
+        "--commit",
+    ]);
+    repo.ok(&["promote", "--app", "api", "--env", "staging", "--key", &repo.key_str("alice"), "--commit"]);
+    repo.git(&["checkout", "-q", "main"]);
+    at(&mut repo, "2026-11-28T10:00:00Z");
+    repo.git(&["merge", "-q", "--squash", "promote-staging"]);
+    repo.git(&["commit", "-qm", "Promote api to staging (#12)"]);
+    let out = repo.ok(&["audit"]);
+    assert!(out.contains("7 records landed, 0 error(s)"), "{out}");
+    assert!(out.contains(&format!("landed api@7 in {}", &repo.git(&["rev-parse", "HEAD"])[..12])), "{out}");
+
+    // A record claiming a time well after the commit that landed it.
+    at(&mut repo, "2026-11-28T12:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "dev",
+        "--image",
+        &format!("ghcr.io/o/api@{}", digest('d')),
+        "--key",
+        &repo.key_str("ci"),
+        "--no-project",
+    ]);
+    repo.project();
+    at(&mut repo, "2026-11-28T10:30:00Z");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "dated ahead"]);
+    let out = repo.fails(1, &["audit"]);
+    assert!(
+        out.contains(
+            "api@8 claims at 2026-11-28T12:00:00Z but landed at 2026-11-28T10:30:00Z, 1h 30m later than the commit"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_overlay_edited_behind_the_ledgers_back_is_found_with_its_commit_id() {
+    let mut repo = crate::projection::with_overlays("resources:\n- ../../base\n");
+    at(&mut repo, "2026-11-27T08:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "dev",
+        "--image",
+        &format!("ghcr.io/o/api@{}=v1", digest('a')),
+        "--key",
+        &repo.key_str("ci"),
+        "--commit",
+    ]);
+    repo.ok(&["audit"]);
+    let path = "apps/api/overlays/dev/kustomization.yaml";
+    repo.write(path, &repo.read(path).replace(&digest('a'), &digest('e')));
+    repo.git(&["commit", "-qam", "quick fix in dev"]);
+    let commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let out = repo.fails(1, &["audit"]);
+    assert!(
+        out.contains(&format!(
+            "error: commit {} (Test Author <author@example.invalid>, 2026-11-27T08:00:00Z): {path}: ghcr.io/o/api is set to v1 sha256:eeeeeeeeeeee but the ledger says api runs v1 sha256:aaaaaaaaaaaa in dev",
+            &commit[..12]
+        )),
+        "{out}"
+    );
+}
