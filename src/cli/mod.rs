@@ -19,6 +19,7 @@ mod project;
 mod promote;
 mod reference;
 mod replay;
+mod report;
 mod stats;
 mod status;
 mod verify;
@@ -62,6 +63,7 @@ pub enum Command {
     Replay(replay::Args),
     Stats(stats::Args),
     Audit(audit::Args),
+    Report(report::Args),
     Verify(verify::Args),
 }
 
@@ -108,6 +110,7 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Replay(args) => replay::run(&mut context, args),
         Command::Stats(args) => stats::run(&mut context, args),
         Command::Audit(args) => audit::run(&mut context, args),
+        Command::Report(args) => report::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
     }
 }

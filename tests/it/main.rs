@@ -14,4 +14,5 @@ mod pr_check;
 mod projection;
 mod promote_flow;
 mod refusals;
+mod report;
 mod verify_rules;

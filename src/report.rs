@@ -1,0 +1,261 @@
+//! `report`: one self-contained HTML file for auditors — per app, a timeline
+//! of which digest each environment ran (a lane per environment, the path of
+//! each digest across them), who signed and approved, the evidence, every
+//! break-glass override highlighted, the DORA figures and the verification
+//! result. No scripts, fonts or other files: it opens offline and prints.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::clock::Timestamp;
+use crate::history::{human_duration, Dora};
+use crate::ledger::RecordFile;
+use crate::record::{EvidenceResult, Kind};
+use crate::verify::Report;
+
+/// Everything the report shows.
+pub struct ReportInput<'a> {
+    pub generated: Timestamp,
+    /// Environments in the policy's order.
+    pub environments: &'a [String],
+    /// All records, oldest first.
+    pub records: &'a [RecordFile],
+    pub verification: &'a Report,
+    pub overall: &'a Dora,
+    pub per_app: &'a BTreeMap<String, Dora>,
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A stable color per digest, so one digest reads the same in every lane.
+fn hue(digest: &str) -> u32 {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    u32::from_str_radix(hex.get(..4).unwrap_or("0"), 16).unwrap_or(0) * 360 / 65_536
+}
+
+const STYLE: &str = "
+body { font: 14px/1.4 system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 24px; color: #1d2430; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px; }
+.meta { color: #5b6472; } .ok { color: #176b2c; font-weight: 600; } .fail { color: #b3261e; font-weight: 600; }
+.warn { background: #fff4e5; border-left: 4px solid #d9730d; padding: 6px 10px; margin: 6px 0; }
+.violation { background: #fdecea; border-left: 4px solid #b3261e; padding: 6px 10px; margin: 6px 0; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 12.5px; }
+th, td { border-bottom: 1px solid #e2e5ea; padding: 4px 6px; text-align: left; vertical-align: top; }
+th { background: #f4f6f8; } tr.breakglass td { background: #fff4e5; } code { font-size: 12px; }
+svg { width: 100%; height: auto; background: #fbfcfd; border: 1px solid #e2e5ea; }
+section.app { page-break-inside: avoid; }
+@media print { body { margin: 0; } svg { border: none; } }
+";
+
+pub fn render(input: &ReportInput) -> String {
+    let mut html = String::new();
+    let ReportInput { generated, environments, records, verification, overall, per_app } = input;
+    let _ = writeln!(html, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Promotion ledger report</title><style>{STYLE}</style></head><body>"
+    );
+    let apps: BTreeMap<&str, Vec<&RecordFile>> = records.iter().fold(BTreeMap::new(), |mut map, r| {
+        map.entry(r.record.app.as_str()).or_insert_with(Vec::new).push(r);
+        map
+    });
+    let _ = writeln!(
+        html,
+        "<h1>Promotion ledger report</h1><p class=\"meta\">Generated {generated} from {} records of {} apps.</p>",
+        records.len(),
+        apps.len()
+    );
+    if verification.holds() {
+        let _ = writeln!(
+            html,
+            "<p>Verification: <span class=\"ok\">every rule holds</span> ({} signatures checked).</p>",
+            verification.counts.signatures
+        );
+    } else {
+        let _ = writeln!(
+            html,
+            "<p>Verification: <span class=\"fail\">{} violation(s)</span>.</p>",
+            verification.violations.len()
+        );
+        for v in &verification.violations {
+            let _ = writeln!(html, "<div class=\"violation\">{}</div>", escape(&v.to_string()));
+        }
+    }
+    for note in &verification.overrides {
+        // The note reads "break-glass override: FILE (app@seq) entered ...".
+        let _ = writeln!(html, "<div class=\"warn\"><strong>{}</strong></div>", escape(&note.to_string()));
+    }
+    html.push_str("<h2>Delivery figures (all apps)</h2>\n");
+    html.push_str(&dora_table(overall));
+    for (app, app_records) in &apps {
+        let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app));
+        html.push_str(&timeline(environments, app_records));
+        html.push_str(&record_table(app_records));
+        if let Some(figures) = per_app.get(*app) {
+            html.push_str(&dora_table(figures));
+        }
+        html.push_str("</section>\n");
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+fn dora_table(d: &Dora) -> String {
+    let duration = |s: Option<i64>| s.map_or("–".to_string(), human_duration);
+    let deployments: Vec<String> = d
+        .deployments
+        .iter()
+        .map(|(env, n)| {
+            format!("{} {n} ({}/day)", escape(env), d.deployments_per_day.get(env).copied().unwrap_or_default())
+        })
+        .collect();
+    format!(
+        "<table><tr><th>Deployments</th><th>Lead time to production (median / p90)</th><th>Change failure rate</th><th>Time to restore (median)</th></tr>\
+         <tr><td>{}</td><td>{} / {}</td><td>{} ({} rollbacks + {} overrides / {} promotions)</td><td>{}</td></tr></table>\n",
+        if deployments.is_empty() { "none".into() } else { deployments.join(", ") },
+        duration(d.lead_time_median_seconds),
+        duration(d.lead_time_p90_seconds),
+        d.change_failure_rate.map_or("–".to_string(), |r| r.to_string()),
+        d.production_rollbacks,
+        d.break_glass_overrides,
+        d.production_promotions,
+        duration(d.time_to_restore_median_seconds)
+    )
+}
+
+/// An SVG with a lane per environment: a bar for each digest an environment
+/// ran, from the record that set it to the next; dashed lines follow each
+/// digest from lane to lane; dots mark evidence.
+fn timeline(environments: &[String], records: &[&RecordFile]) -> String {
+    const LEFT: f64 = 120.0;
+    const WIDTH: f64 = 1000.0;
+    const LANE: f64 = 46.0;
+    let mut lanes: Vec<String> = environments.to_vec();
+    for r in records {
+        if !lanes.contains(&r.record.env.to_string()) {
+            lanes.push(r.record.env.to_string());
+        }
+    }
+    let (Some(first), Some(last)) = (records.first(), records.last()) else { return String::new() };
+    let start = first.record.at.unix();
+    let span = (last.record.at.unix() - start).max(3600) as f64;
+    let end = start as f64 + span * 1.08;
+    let x = |at: Timestamp| LEFT + (at.unix() - start) as f64 / (end - start as f64) * (WIDTH - LEFT - 10.0);
+    let lane_y = |env: &str| 24.0 + lanes.iter().position(|l| l == env).unwrap_or(0) as f64 * LANE;
+    let height = 34.0 + lanes.len() as f64 * LANE;
+    let mut svg = format!(
+        "<svg viewBox=\"0 0 {WIDTH} {height}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"timeline\" font-size=\"11\">\n"
+    );
+    let _ = write!(svg, "<text x=\"{LEFT}\" y=\"14\" fill=\"#5b6472\">{}</text>", first.record.at);
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"14\" fill=\"#5b6472\" text-anchor=\"end\">{}</text>",
+        WIDTH - 10.0,
+        last.record.at
+    );
+    for lane in &lanes {
+        let y = lane_y(lane);
+        let _ = writeln!(svg, "<text x=\"8\" y=\"{}\" font-weight=\"600\">{}</text><line x1=\"{LEFT}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#e2e5ea\"/>",
+            y + 20.0,
+            escape(lane),
+            y + LANE - 6.0,
+            WIDTH - 10.0,
+            y + LANE - 6.0
+        );
+    }
+    // Bars: each promote/rollback sets its env's (first) image until the next one.
+    let moves: Vec<&&RecordFile> = records.iter().filter(|r| r.record.kind != Kind::Evidence).collect();
+    let mut entries: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for (i, file) in moves.iter().enumerate() {
+        let record = &file.record;
+        let Some(image) = record.images.first() else { continue };
+        let next =
+            moves[i + 1..].iter().find(|n| n.record.env == record.env).map(|n| x(n.record.at)).unwrap_or(WIDTH - 10.0);
+        let (x0, y) = (x(record.at), lane_y(record.env.as_str()));
+        let label = image.tag.as_ref().map_or_else(|| image.digest.short().to_string(), |t| t.to_string());
+        let breakglass = record.override_.is_some();
+        let _ = writeln!(svg, "<g><title>{} {} {} {}{}</title><rect x=\"{x0:.1}\" y=\"{}\" width=\"{:.1}\" height=\"22\" rx=\"3\" fill=\"hsl({} 65% 78%)\" stroke=\"{}\" stroke-width=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"{}\">{}{}</text></g>",
+            escape(&record.label()),
+            record.kind,
+            escape(&image.to_string()),
+            escape(&record.signatures.iter().map(|s| s.signer.as_str()).collect::<Vec<_>>().join(", ")),
+            if breakglass { " BREAK-GLASS" } else { "" },
+            y + 6.0,
+            (next - x0).max(2.0),
+            hue(image.digest.as_str()),
+            if breakglass { "#b3261e" } else { "#5b6472" },
+            if breakglass { 2.5 } else { 0.6 },
+            x0 + 3.0,
+            y + 21.0,
+            if record.kind == Kind::Rollback { "↺ " } else { "" },
+            escape(&label),
+        );
+        // Where the digest first entered each lane: its path through the environments.
+        let path = entries.entry(image.digest.to_string()).or_default();
+        if !path.iter().any(|(_, py)| (*py - (y + 17.0)).abs() < f64::EPSILON) {
+            path.push((x0, y + 17.0));
+        }
+    }
+    // The path of each digest across lanes, in the order it entered them.
+    for points in entries.values().filter(|p| p.len() > 1) {
+        let path: Vec<String> = points.iter().map(|(px, py)| format!("{px:.1},{py:.1}")).collect();
+        let _ = writeln!(
+            svg,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"#1d2430\" stroke-dasharray=\"3 3\" stroke-width=\"1\"/>",
+            path.join(" ")
+        );
+    }
+    for file in records.iter().filter(|r| r.record.kind == Kind::Evidence) {
+        let Some(evidence) = &file.record.evidence else { continue };
+        let color = if evidence.result == EvidenceResult::Pass { "#176b2c" } else { "#b3261e" };
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{}\" r=\"4\" fill=\"{color}\"><title>{} {} {} ({})</title></circle>",
+            x(file.record.at),
+            lane_y(file.record.env.as_str()) + 34.0,
+            escape(evidence.kind.as_str()),
+            evidence.result,
+            file.record.at,
+            escape(&file.record.label())
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn record_table(records: &[&RecordFile]) -> String {
+    let mut table = String::from(
+        "<table><tr><th>At</th><th>Record</th><th>Environment</th><th>Kind</th><th>Image</th><th>Promoted by</th><th>Approved by</th><th>Note</th></tr>\n",
+    );
+    for file in records {
+        let record = &file.record;
+        let mut signers = record.signatures.iter().map(|s| s.signer.to_string());
+        let promoter = signers.next().unwrap_or_default();
+        let approvers: Vec<String> = signers.collect();
+        let images: Vec<String> =
+            record.images.iter().map(|i| format!("<code>{}</code>", escape(&i.to_string()))).collect();
+        let kind = match &record.evidence {
+            Some(e) => format!("evidence: {} {}", escape(e.kind.as_str()), e.result),
+            None => record.kind.to_string(),
+        };
+        let note = match (&record.override_, &record.reason) {
+            (Some(o), _) => {
+                let rules: Vec<String> = o.rules.iter().map(ToString::to_string).collect();
+                format!("<strong>BREAK-GLASS</strong> waives {}: {}", rules.join(", "), escape(&o.reason))
+            }
+            (None, Some(reason)) => escape(reason),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(table, "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{note}</td></tr>",
+            if record.override_.is_some() { " class=\"breakglass\"" } else { "" },
+            record.at,
+            escape(&record.label()),
+            escape(record.env.as_str()),
+            images.join("<br>"),
+            escape(&promoter),
+            escape(&approvers.join(", ")),
+        );
+    }
+    table.push_str("</table>\n");
+    table
+}

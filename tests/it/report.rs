@@ -1,0 +1,133 @@
+//! The HTML report: self-contained, and rendered by a real headless Chromium.
+
+use serde_json::json;
+
+use crate::common::{digest, TestRepo};
+
+/// A history with evidence, a rollback and a break-glass hotfix.
+fn eventful() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.init_policy(|policy| {
+        policy["environments"][1]["evidence_signers"] = json!(["ci"]);
+        policy["break_glass"] = json!({"signers": ["alice", "bob"], "threshold": 2});
+    });
+    repo.promote("dev", 'a', "ci", "2026-11-20T08:00:00Z");
+    repo.promote("staging", 'a', "alice", "2026-11-20T09:00:00Z");
+    repo.ok(&[
+        "evidence",
+        "--app",
+        "api",
+        "--env",
+        "staging",
+        "--type",
+        "smoke-test",
+        "--result",
+        "pass",
+        "--key",
+        &repo.key_str("ci"),
+        "--at",
+        "2026-11-20T09:30:00Z",
+    ]);
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "production",
+        "--key",
+        &repo.key_str("alice"),
+        "--at",
+        "2026-11-21T10:00:00Z",
+    ]);
+    repo.ok(&["approve", "api@4", "--key", &repo.key_str("bob")]);
+    repo.promote("dev", 'b', "ci", "2026-11-22T08:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "production",
+        "--image",
+        &format!("ghcr.io/o/api@{}", digest('b')),
+        "--override-reason",
+        "CVE hotfix",
+        "--override-rule",
+        "provenance",
+        "--key",
+        &repo.key_str("alice"),
+        "--at",
+        "2026-11-22T09:00:00Z",
+    ]);
+    repo.ok(&["approve", "api@6", "--key", &repo.key_str("bob")]);
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "production",
+        "--rollback",
+        "--image",
+        &format!("ghcr.io/o/api@{}", digest('a')),
+        "--key",
+        &repo.key_str("alice"),
+        "--at",
+        "2026-11-23T09:00:00Z",
+    ]);
+    repo.ok(&["approve", "api@7", "--key", &repo.key_str("carol")]);
+    repo
+}
+
+#[test]
+fn the_report_is_self_contained_and_renders_in_headless_chromium() {
+    let repo = eventful();
+    let out_path = repo.keys.parent().unwrap().join("report.html");
+    let out = repo.ok(&["report", "--out", out_path.to_str().unwrap()]);
+    assert!(out.contains("(7 records of 1 apps)"), "{out}");
+    let html = std::fs::read_to_string(&out_path).unwrap();
+    for expected in [
+        "every rule holds",
+        "<strong>break-glass override: promotions/apps/api/00000006.json (api@6) entered production waiving provenance, signed by alice, bob: CVE hotfix</strong>",
+        "<strong>BREAK-GLASS</strong> waives provenance: CVE hotfix",
+        "smoke-test pass 2026-11-20T09:30:00Z",
+        "↺ ",
+        "Lead time to production",
+    ] {
+        assert!(html.contains(expected), "{expected:?} missing from the report");
+    }
+    for external in ["src=", "href=", "@import", "url(", "<script"] {
+        assert!(!html.contains(external), "the report must not load anything ({external})");
+    }
+
+    if std::env::var_os("GITOPS_LEDGER_NO_CHROMIUM").is_some() {
+        eprintln!(
+            "SKIPPED: chromium could not be installed on this machine (.ci/run said so); the report was not rendered"
+        );
+        return;
+    }
+    let png = repo.keys.parent().unwrap().join("report.png");
+    let profile = repo.keys.parent().unwrap().join("chromium-profile");
+    let rendered = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.display()),
+            "--window-size=1280,1400",
+            &format!("--screenshot={}", png.display()),
+            &format!("file://{}", out_path.display()),
+        ])
+        .output()
+        .expect("chromium must be installed: .ci/run installs it (or sets GITOPS_LEDGER_NO_CHROMIUM when it cannot)");
+    assert!(rendered.status.success(), "chromium failed: {}", String::from_utf8_lossy(&rendered.stderr));
+    let bytes = std::fs::read(&png).expect("chromium wrote no screenshot");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(bytes.len() > 20_000, "a blank page would be tiny: {} bytes", bytes.len());
+    if let Some(keep) = std::env::var_os("GITOPS_LEDGER_KEEP_REPORT_PNG") {
+        std::fs::copy(&png, keep).unwrap();
+    }
+}
