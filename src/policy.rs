@@ -94,6 +94,15 @@ impl RecurringFreeze {
         Ok((cron, zone))
     }
 
+    /// The first window opening after `at`, if the schedule ever matches.
+    fn window_after(&self, at: Timestamp) -> Option<Timestamp> {
+        use chrono::TimeZone;
+        let (cron, zone) = self.schedule().ok()?;
+        let from = zone.timestamp_opt(at.unix(), 0).single()?;
+        let opened = cron.find_next_occurrence(&from, false).ok()?;
+        Timestamp::from_unix(opened.timestamp())
+    }
+
     /// The window opened by the last cron match at or before `at`, if it is still open:
     /// the first match after `at - duration` that is not after `at`.
     fn window_at(&self, at: Timestamp) -> Option<(Timestamp, Timestamp)> {
@@ -290,9 +299,17 @@ impl Policy {
                 &format!("environment {}", env.name),
                 &SignerGroup { signers: env.signers.clone(), threshold: env.threshold },
             )?;
-            for signer in env.evidence_signers() {
+            for (j, signer) in env.evidence_signers().iter().enumerate() {
                 if !self.keys.contains_key(signer) {
                     return Err(format!("environment {}: evidence signer {signer} has no entry in keys", env.name));
+                }
+                if env.evidence_signers()[..j].contains(signer) {
+                    return Err(format!("environment {}: evidence signer {signer} is listed twice", env.name));
+                }
+            }
+            for (j, kind) in env.requires().iter().enumerate() {
+                if env.requires()[..j].contains(kind) {
+                    return Err(format!("environment {}: requires lists {kind} twice", env.name));
                 }
             }
             if !env.requires().is_empty() {
@@ -323,6 +340,12 @@ impl Policy {
                     }
                     Freeze::Recurring(w) => {
                         w.schedule().map_err(|e| format!("environment {}: freeze {e}", env.name))?;
+                        if w.window_after(self.at).is_none() {
+                            return Err(format!(
+                                "environment {}: freeze cron {:?} never matches in {}; a window that never opens protects nothing",
+                                env.name, w.cron, w.timezone
+                            ));
+                        }
                         if w.duration.seconds() == 0 {
                             return Err(format!(
                                 "environment {}: a recurring freeze needs a duration above 0",

@@ -486,7 +486,7 @@ impl Record {
                 if self.override_.is_some() {
                     return Err("an evidence record cannot carry an override".into());
                 }
-                if evidence.url.as_ref().is_some_and(|u| u.is_empty() || u.len() > 2048) {
+                if evidence.url.as_ref().is_some_and(|u| u.is_empty() || u.chars().count() > 2048) {
                     return Err("evidence url must be 1-2048 characters".into());
                 }
                 if evidence.sha256.as_ref().is_some_and(|h| {

@@ -356,7 +356,11 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
                         "pending: {} needs {} distinct signers of {}, {missing} more; run `gitops-ledger approve {}`",
                         group.what,
                         group.threshold,
-                        join(group.signers),
+                        if group.signers.is_empty() {
+                            "nobody (the policy names none)".to_string()
+                        } else {
+                            join(group.signers)
+                        },
                         record.label()
                     ),
                 );
@@ -367,10 +371,8 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
     let waived = |rule: Waivable| record.override_.as_ref().is_some_and(|o| o.rules.contains(&rule));
     match record.kind {
         Kind::Promote => {
-            for finding in entry_findings(record, env, history) {
-                if !waived(finding.waivable) {
-                    fail(finding.rule, finding.message);
-                }
+            for finding in entry_findings(record, env, history, &waived) {
+                fail(finding.rule, finding.message);
             }
         }
         Kind::Rollback => {
@@ -439,7 +441,13 @@ struct EntryFinding {
 /// `from_mode: any`), with a `pass` of every required evidence type there
 /// after it entered and no later `fail`, at least `soak` before (counted from
 /// the newest required pass, or from the entry).
-fn entry_findings(record: &Record, env: &crate::policy::Environment, history: &AppHistory) -> Vec<EntryFinding> {
+/// Findings an override waives are dropped per upstream, before `any` decides.
+fn entry_findings(
+    record: &Record,
+    env: &crate::policy::Environment,
+    history: &AppHistory,
+    waived: &dyn Fn(Waivable) -> bool,
+) -> Vec<EntryFinding> {
     let upstreams = env.upstreams();
     if upstreams.is_empty() {
         return Vec::new();
@@ -460,6 +468,7 @@ fn entry_findings(record: &Record, env: &crate::policy::Environment, history: &A
                         image.name
                     ),
                 });
+                findings.retain(|f| !waived(f.waivable));
                 per_upstream.push(findings);
                 continue;
             };
@@ -505,6 +514,7 @@ fn entry_findings(record: &Record, env: &crate::policy::Environment, history: &A
                     ),
                 });
             }
+            findings.retain(|f| !waived(f.waivable));
             per_upstream.push(findings);
         }
         match env.from_mode() {

@@ -157,3 +157,69 @@ pub fn cycle_record(
 pub fn fixture_dir(label: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fixtures").join(label)
 }
+
+/// A config repo whose history has one commit per record (`commits` records
+/// over `apps` apps), each also updating versions.json as `project` would,
+/// built with `git fast-import`: the shape `audit` walks.
+pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
+    use std::io::Write as _;
+    if dir.join(".git").join("HEAD").exists() {
+        return dir.to_path_buf();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("mkdir");
+    assert!(git(dir).args(["init", "-q", "-b", "main"]).status().expect("git").success());
+    let policy = signed_policy(None);
+    let (ci, alice, bob) = (key("ci"), key("alice"), key("bob"));
+    let mut stream: Vec<u8> = Vec::new();
+    let emit = |stream: &mut Vec<u8>, seconds: i64, message: &str, files: &[(String, Vec<u8>)], first: bool| {
+        let _ = write!(
+            stream,
+            "commit refs/heads/main\ncommitter Bench <bench@example.invalid> {seconds} +0000\ndata {}\n{message}\n",
+            message.len()
+        );
+        if !first {
+            let _ = writeln!(stream, "from refs/heads/main^0");
+        }
+        for (path, bytes) in files {
+            let _ = write!(stream, "M 100644 inline {path}\ndata {}\n", bytes.len());
+            stream.extend_from_slice(bytes);
+            stream.push(b'\n');
+        }
+        stream.push(b'\n');
+    };
+    emit(&mut stream, START - 86_400, "policy", &[(policy::policy_path(1), policy.to_pretty_json())], true);
+    let names: Vec<Name> = (0..apps).map(|a| name(&format!("app-{a:03}"))).collect();
+    let mut prevs: Vec<Option<gitops_ledger::record::RecordId>> = vec![None; apps];
+    let mut counts = vec![0usize; apps];
+    let mut versions: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
+    for n in 0..commits {
+        let a = n % apps;
+        let record = cycle_record(&names[a], a, counts[a], prevs[a].take(), (&ci, &alice, &bob));
+        counts[a] += 1;
+        let id = record_id(&record).expect("id");
+        let entry = serde_json::json!({
+            "seq": record.seq, "id": id.as_str(), "at": record.at.to_string(),
+            "images": { record.images[0].name.as_str(): record.images[0].digest.as_str() }
+        });
+        versions.entry(names[a].to_string()).or_insert_with(|| serde_json::json!({}))[record.env.as_str()] = entry;
+        let versions_file = serde_json::json!({"schema": "gitops-ledger/versions/v1", "apps": versions});
+        let mut versions_bytes = serde_json::to_vec_pretty(&versions_file).expect("json");
+        versions_bytes.push(b'\n');
+        let at = record.at.unix();
+        emit(
+            &mut stream,
+            at,
+            &format!("promote {}", record.label()),
+            &[(record_path(&names[a], record.seq), record.to_pretty_json()), ("versions.json".into(), versions_bytes)],
+            false,
+        );
+        prevs[a] = Some(id);
+    }
+    let mut child =
+        git(dir).args(["fast-import", "--quiet"]).stdin(std::process::Stdio::piped()).spawn().expect("fast-import");
+    child.stdin.take().expect("stdin").write_all(&stream).expect("write stream");
+    assert!(child.wait().expect("fast-import").success());
+    assert!(git(dir).args(["reset", "-q", "--hard", "main"]).status().expect("git").success());
+    dir.to_path_buf()
+}

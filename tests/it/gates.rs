@@ -167,6 +167,7 @@ fn soak_counts_from_the_newest_required_pass() {
 fn fan_in(mode: &str) -> TestRepo {
     let repo = TestRepo::new();
     repo.init_policy(|policy| {
+        policy["break_glass"] = json!({"signers": ["alice", "bob"], "threshold": 2});
         let staging = policy["environments"][1].clone();
         let mut eu = staging.clone();
         eu["name"] = "staging-eu".into();
@@ -354,4 +355,32 @@ fn status_shows_what_runs_with_its_evidence_and_the_state_at_an_earlier_moment()
     let staging = &json["apps"]["api"]["staging"]["images"]["ghcr.io/o/api"];
     assert_eq!(staging["evidence"]["smoke-test"]["result"], "pass");
     assert_eq!(staging["evidence"]["image-scan"]["at"], "2026-11-25T09:30:00Z");
+}
+
+/// Regression: with `from_mode: any`, an override was applied after the
+/// upstreams were combined, so a waived soak in one upstream still failed on
+/// the other upstream's missing provenance.
+#[test]
+fn override_is_applied_per_upstream_before_fan_in_any_decides() {
+    let repo = fan_in("any");
+    // staging-eu got the digest at 09:00 the day before; production soaks 24h; staging-us never got it.
+    let mut now = repo.cmd();
+    let out = now
+        .env("GITOPS_LEDGER_NOW", "2026-11-25T12:00:00Z")
+        .args([
+            "promote",
+            "--app",
+            "api",
+            "--env",
+            "production",
+            "--override-reason",
+            "incident",
+            "--override-rule",
+            "soak",
+            "--key",
+            &repo.key_str("alice"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
