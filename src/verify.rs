@@ -176,10 +176,15 @@ pub fn verify(snapshot: &dyn Snapshot, options: &VerifyOptions, now: Timestamp) 
 
 /// Rule 7: what the projector would write, against what the tree holds.
 fn projection_drift(snapshot: &dyn Snapshot, policy: &crate::policy::Policy, states: &[AppState]) -> Vec<Violation> {
+    drift_of(plan(snapshot, policy, states))
+}
+
+/// Drift of planned files; a file that cannot be projected is a violation too.
+fn drift_of(planned: Vec<Result<crate::project::ProjectedFile, crate::project::ProjectError>>) -> Vec<Violation> {
     let mut files = Vec::new();
     let mut out = Vec::new();
-    for planned in plan(snapshot, policy, states) {
-        match planned {
+    for file in planned {
+        match file {
             Ok(file) => files.push(file),
             Err(err) => out.push(err.to_violation()),
         }
@@ -370,15 +375,7 @@ fn change_projection_drift(
         let states = crate::project::fold_all(head, Policies(&head_policies))?;
         return Ok(projection_drift(head, policy, &states));
     }
-    let mut out = Vec::new();
-    let mut files = Vec::new();
-    for planned in plan_overlays(head, policy, touched) {
-        match planned {
-            Ok(file) => files.push(file),
-            Err(err) => out.push(err.to_violation()),
-        }
-    }
-    out.extend(drift(&files));
+    let mut out = drift_of(plan_overlays(head, policy, touched));
 
     let parse =
         |bytes: Option<Vec<u8>>| -> Option<serde_json::Value> { bytes.and_then(|b| serde_json::from_slice(&b).ok()) };

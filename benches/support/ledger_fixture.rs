@@ -172,15 +172,13 @@ pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
     let policy = signed_policy(None);
     let (ci, alice, bob) = (key("ci"), key("alice"), key("bob"));
     let mut stream: Vec<u8> = Vec::new();
-    let emit = |stream: &mut Vec<u8>, seconds: i64, message: &str, files: &[(String, Vec<u8>)], first: bool| {
+    // Each commit on the branch continues from the one before it.
+    let emit = |stream: &mut Vec<u8>, seconds: i64, message: &str, files: &[(String, Vec<u8>)]| {
         let _ = write!(
             stream,
             "commit refs/heads/main\ncommitter Bench <bench@example.invalid> {seconds} +0000\ndata {}\n{message}\n",
             message.len()
         );
-        if !first {
-            let _ = writeln!(stream, "from refs/heads/main^0");
-        }
         for (path, bytes) in files {
             let _ = write!(stream, "M 100644 inline {path}\ndata {}\n", bytes.len());
             stream.extend_from_slice(bytes);
@@ -188,7 +186,7 @@ pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
         }
         stream.push(b'\n');
     };
-    emit(&mut stream, START - 86_400, "policy", &[(policy::policy_path(1), policy.to_pretty_json())], true);
+    emit(&mut stream, START - 86_400, "policy", &[(policy::policy_path(1), policy.to_pretty_json())]);
     let names: Vec<Name> = (0..apps).map(|a| name(&format!("app-{a:03}"))).collect();
     let mut prevs: Vec<Option<gitops_ledger::record::RecordId>> = vec![None; apps];
     let mut counts = vec![0usize; apps];
@@ -212,7 +210,6 @@ pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
             at,
             &format!("promote {}", record.label()),
             &[(record_path(&names[a], record.seq), record.to_pretty_json()), ("versions.json".into(), versions_bytes)],
-            false,
         );
         prevs[a] = Some(id);
     }

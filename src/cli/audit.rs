@@ -2,16 +2,10 @@
 
 use std::io::Write;
 
-use super::{say, CommandError, Context, ExitKind};
+use super::{say, CommandError, Context, ExitKind, OutputFormat};
 use crate::audit::{audit, AuditOptions};
 use crate::clock::Span;
 use crate::store::GitRepo;
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 /// Walk the git history: overlay edits not backed by a record, landed records changed later, records dated far from the commit that landed them.
 #[derive(Debug, clap::Args)]
@@ -29,7 +23,7 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "14d", value_parser = parse_span)]
     pub backdate: Span,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: OutputFormat,
 }
 
 fn parse_span(text: &str) -> Result<Span, String> {
@@ -45,11 +39,11 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     };
     let report = audit(&repo, &args.rev, &options).map_err(CommandError::usage)?;
     match args.format {
-        Format::Json => {
+        OutputFormat::Json => {
             let text = serde_json::to_string_pretty(&report).map_err(CommandError::usage)?;
             say!(context, "{text}");
         }
-        Format::Text => {
+        OutputFormat::Text => {
             for f in &report.findings {
                 let level = if f.error { "error" } else { "warning" };
                 say!(

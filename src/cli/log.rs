@@ -2,16 +2,8 @@
 
 use std::io::Write;
 
-use super::promote::parse_at;
-use super::{say, CommandError, Context, ExitKind};
-use crate::clock::Timestamp;
+use super::{say, CommandError, Context, ExitKind, OutputFormat, Window};
 use crate::record::Name;
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 /// The history of promotions, rollbacks and evidence, newest first.
 #[derive(Debug, clap::Args)]
@@ -20,32 +12,28 @@ pub struct Args {
     pub app: Option<Name>,
     #[arg(long, value_name = "ENV")]
     pub env: Option<Name>,
-    /// Only records at or after this moment.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
-    pub since: Option<Timestamp>,
-    /// Only records at or before this moment.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
-    pub until: Option<Timestamp>,
+    #[command(flatten)]
+    pub window: Window,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: OutputFormat,
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let mut records = crate::history::all_records(&context.tree, args.app.as_ref()).map_err(CommandError::usage)?;
     records.retain(|r| {
         args.env.as_ref().is_none_or(|e| &r.record.env == e)
-            && args.since.is_none_or(|s| r.record.at >= s)
-            && args.until.is_none_or(|u| r.record.at <= u)
+            && args.window.since.is_none_or(|s| r.record.at >= s)
+            && args.window.until.is_none_or(|u| r.record.at <= u)
     });
     records.reverse();
     match args.format {
-        Format::Json => {
+        OutputFormat::Json => {
             let entries: Vec<serde_json::Value> =
                 records.iter().map(|r| serde_json::json!({"path": r.path, "id": r.id, "record": r.record})).collect();
             let text = serde_json::to_string_pretty(&entries).map_err(CommandError::usage)?;
             say!(context, "{text}");
         }
-        Format::Text => {
+        OutputFormat::Text => {
             for file in &records {
                 say!(context, "{}", line(file));
             }

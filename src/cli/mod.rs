@@ -67,6 +67,26 @@ pub enum Command {
     Verify(verify::Args),
 }
 
+/// `--format` of the read-side commands.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// For machines.
+    Json,
+}
+
+/// A time window, `--since` and `--until` (both inclusive).
+#[derive(Debug, clap::Args)]
+pub struct Window {
+    /// Only records at or after this moment (RFC 3339 UTC, whole seconds).
+    #[arg(long, value_name = "RFC3339", value_parser = promote::parse_at)]
+    pub since: Option<crate::clock::Timestamp>,
+    /// Only records at or before this moment.
+    #[arg(long, value_name = "RFC3339", value_parser = promote::parse_at)]
+    pub until: Option<crate::clock::Timestamp>,
+}
+
 /// What every subcommand gets.
 pub struct Context {
     pub tree: WorkTree,

@@ -5,16 +5,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use super::promote::parse_at;
-use super::{say, CommandError, Context, ExitKind};
+use super::{say, CommandError, Context, ExitKind, OutputFormat};
 use crate::clock::Timestamp;
 use crate::rules::{Rule, Violation};
 use crate::verify::{verify, VerifyOptions};
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 /// Replay the ledger event by event: what each record changed, and whether it holds.
 #[derive(Debug, clap::Args)]
@@ -23,7 +17,7 @@ pub struct Args {
     #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
     pub until: Option<Timestamp>,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: OutputFormat,
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
@@ -47,7 +41,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         Some(_) => "fail",
     };
     match args.format {
-        Format::Json => {
+        OutputFormat::Json => {
             let events: Vec<serde_json::Value> = records
                 .iter()
                 .zip(&changes)
@@ -70,7 +64,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
                     .map_err(CommandError::usage)?;
             say!(context, "{text}");
         }
-        Format::Text => {
+        OutputFormat::Text => {
             for (file, changes) in records.iter().zip(&changes) {
                 let label = file.record.label();
                 let what = if changes.is_empty() {

@@ -2,29 +2,19 @@
 
 use std::io::Write;
 
-use super::promote::parse_at;
-use super::{say, CommandError, Context, ExitKind};
-use crate::clock::Timestamp;
+use super::{say, CommandError, Context, ExitKind, OutputFormat, Window};
 use crate::history::{dora, human_duration, Dora};
 use crate::record::Name;
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 /// DORA figures from the ledger: deployment frequency, lead time, change failure rate, time to restore.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[arg(long, value_name = "APP")]
     pub app: Option<Name>,
-    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
-    pub since: Option<Timestamp>,
-    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
-    pub until: Option<Timestamp>,
+    #[command(flatten)]
+    pub window: Window,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: OutputFormat,
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
@@ -35,7 +25,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         .map(|e| e.name.clone())
         .ok_or_else(|| CommandError::usage("there is no policy, so no production environment to measure"))?;
     let records = crate::history::all_records(&context.tree, args.app.as_ref()).map_err(CommandError::usage)?;
-    let overall = dora(&records, &production, args.since, args.until);
+    let overall = dora(&records, &production, args.window.since, args.window.until);
     let mut apps: Vec<Name> = records.iter().map(|r| r.record.app.clone()).collect();
     apps.dedup();
     apps.sort();
@@ -44,19 +34,19 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         .into_iter()
         .map(|app| {
             let own: Vec<_> = records.iter().filter(|r| r.record.app == app).cloned().collect();
-            let figures = dora(&own, &production, args.since, args.until);
+            let figures = dora(&own, &production, args.window.since, args.window.until);
             (app, figures)
         })
         .collect();
     match args.format {
-        Format::Json => {
+        OutputFormat::Json => {
             let apps: serde_json::Map<String, serde_json::Value> =
                 per_app.iter().map(|(app, d)| (app.to_string(), serde_json::to_value(d).unwrap_or_default())).collect();
             let value = serde_json::json!({"production": production, "overall": overall, "apps": apps});
             let text = serde_json::to_string_pretty(&value).map_err(CommandError::usage)?;
             say!(context, "{text}");
         }
-        Format::Text => {
+        OutputFormat::Text => {
             write_figures(context, "overall", &overall)?;
             for (app, figures) in &per_app {
                 write_figures(context, app.as_str(), figures)?;

@@ -3,14 +3,8 @@
 use std::io::Write;
 
 use super::promote::parse_at;
-use super::{say, CommandError, Context, ExitKind};
+use super::{say, CommandError, Context, ExitKind, OutputFormat};
 use crate::clock::Timestamp;
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 /// Show what each app runs in each environment (now, or --at a moment), with the record and evidence behind it.
 #[derive(Debug, clap::Args)]
@@ -19,18 +13,18 @@ pub struct Args {
     #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
     pub at: Option<Timestamp>,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: OutputFormat,
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let at = args.at.unwrap_or(context.clock.now());
     let status = crate::status::status(&context.tree, at).map_err(CommandError::usage)?;
     match args.format {
-        Format::Json => {
+        OutputFormat::Json => {
             let text = serde_json::to_string_pretty(&status).map_err(CommandError::usage)?;
             say!(context, "{text}");
         }
-        Format::Text => print_table(context, &status)?,
+        OutputFormat::Text => print_table(context, &status)?,
     }
     Ok(ExitKind::Holds)
 }
