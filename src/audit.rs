@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::ledger::{load_app, load_policies, APPS_DIR};
+use crate::ledger::{load_policies, RecordFile, APPS_DIR};
 use crate::policy::POLICY_DIR;
 use crate::project::overlay::read_images;
 use crate::project::{drift, fold_for_projection, plan_overlays, read_optional, versions_json, VERSIONS_PATH};
@@ -153,6 +153,8 @@ pub fn audit(repo: &GitRepo, rev: &str, options: &AuditOptions) -> Result<AuditR
     };
     // Trees of commits already seen, so each is opened once.
     let mut trees: HashMap<gix::ObjectId, GitTree> = HashMap::new();
+    // Records by blob id: a chain is mostly the same blobs from commit to commit.
+    let mut records = RecordCache::default();
     for commit in &commits {
         let parent_info = match commit.parents.first() {
             Some(parent) => repo.commit(*parent)?,
@@ -166,7 +168,7 @@ pub fn audit(repo: &GitRepo, rev: &str, options: &AuditOptions) -> Result<AuditR
         let mut changes = BTreeMap::new();
         changed_files(&parent, &head, "", &mut changes)?;
         if !changes.is_empty() {
-            check_commit(commit, &parent, &head, &changes, options, &mut report)?;
+            check_commit(commit, &parent, &head, &changes, options, &mut records, &mut report)?;
         }
         trees.insert(commit.id, head);
     }
@@ -179,6 +181,7 @@ fn check_commit(
     head: &GitTree,
     changes: &BTreeMap<String, Change>,
     options: &AuditOptions,
+    records: &mut RecordCache,
     report: &mut AuditReport,
 ) -> Result<(), StoreError> {
     let time = crate::clock::Timestamp::from_unix(commit.time).unwrap_or(crate::clock::Timestamp::EPOCH);
@@ -282,7 +285,7 @@ fn check_commit(
         }
     }
     for (app, paths) in overlays {
-        let state = fold_for_projection(&app, &load_app(head, &app)?.value, policy_set);
+        let state = fold_for_projection(&app, &records.chain(head, &app)?, policy_set);
         let files: Vec<_> = plan_overlays(head, &policy, std::slice::from_ref(&state))
             .into_iter()
             .filter_map(Result::ok)
@@ -315,10 +318,7 @@ fn check_commit(
         }
     }
     if changes.contains_key(VERSIONS_PATH) {
-        let parse = |tree: &GitTree| -> Result<serde_json::Value, StoreError> {
-            Ok(read_optional(tree, VERSIONS_PATH)?.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default())
-        };
-        let (before, after) = (parse(parent)?, parse(head)?);
+        let (before, after) = (records.versions(parent)?, records.versions(head)?);
         let mut apps: BTreeSet<String> = BTreeSet::new();
         for side in [&before, &after] {
             apps.extend(side["apps"].as_object().into_iter().flat_map(|m| m.keys().cloned()));
@@ -328,7 +328,7 @@ fn check_commit(
                 continue;
             }
             let Ok(name) = Name::parse(&app) else { continue };
-            let state = fold_for_projection(&name, &load_app(head, &name)?.value, policy_set);
+            let state = fold_for_projection(&name, &records.chain(head, &name)?, policy_set);
             let projected: serde_json::Value =
                 serde_json::from_slice(&versions_json(std::slice::from_ref(&state))).unwrap_or_default();
             if projected["apps"].get(&app) != after["apps"].get(&app) {
@@ -342,6 +342,54 @@ fn check_commit(
         }
     }
     Ok(())
+}
+
+/// Parsed records by git blob id, shared across the commits audit walks.
+#[derive(Default)]
+struct RecordCache {
+    by_blob: HashMap<gix::ObjectId, std::rc::Rc<RecordFile>>,
+    /// The last versions.json read (a commit's is its child's parent's).
+    versions: Option<(gix::ObjectId, std::rc::Rc<serde_json::Value>)>,
+}
+
+impl RecordCache {
+    /// versions.json of `tree`, parsed (null when absent or not JSON).
+    fn versions(&mut self, tree: &GitTree) -> Result<std::rc::Rc<serde_json::Value>, StoreError> {
+        let entry = tree.list("")?.into_iter().find(|e| e.name == VERSIONS_PATH);
+        let Some(id) = entry.and_then(|e| e.id) else { return Ok(std::rc::Rc::new(serde_json::Value::Null)) };
+        if let Some((cached, value)) = &self.versions {
+            if *cached == id {
+                return Ok(value.clone());
+            }
+        }
+        let bytes = tree.read(VERSIONS_PATH, 64 * 1024 * 1024)?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let value = std::rc::Rc::new(value);
+        self.versions = Some((id, value.clone()));
+        Ok(value)
+    }
+
+    /// An app's chain in `tree`, in sequence order, parsing only blobs not seen before.
+    /// Files that are not valid records are left out: `verify` reports them.
+    fn chain(&mut self, tree: &GitTree, app: &Name) -> Result<Vec<std::rc::Rc<RecordFile>>, StoreError> {
+        let dir = format!("{APPS_DIR}/{app}");
+        let mut chain = Vec::new();
+        for entry in tree.list(&dir)? {
+            let Some(id) = entry.id else { continue };
+            if let Some(file) = self.by_blob.get(&id) {
+                chain.push(file.clone());
+                continue;
+            }
+            let path = format!("{dir}/{}", entry.name);
+            let Some(record) = read_record(tree, &path) else { continue };
+            let Ok(file) = RecordFile::new(path, record) else { continue };
+            let file = std::rc::Rc::new(file);
+            self.by_blob.insert(id, file.clone());
+            chain.push(file);
+        }
+        chain.sort_by_key(|f| f.record.seq);
+        Ok(chain)
+    }
 }
 
 fn read_record(tree: &GitTree, path: &str) -> Option<Record> {

@@ -166,8 +166,9 @@ pub struct GitTree {
     shared: gix::ThreadSafeRepository,
     tree: gix::ObjectId,
     /// One repository handle (with its pack caches) per thread, kept with
-    /// the thread so each worker's delta-base cache stays warm.
-    handles: std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, gix::Repository>>,
+    /// the thread so each worker's delta-base cache stays warm; shared by the
+    /// trees of one repository, so a walk over many commits keeps it warm too.
+    handles: Handles,
     /// Blob ids of files seen in listings, so reads need no path lookup.
     files: std::sync::Mutex<std::collections::HashMap<String, gix::ObjectId>>,
     /// What `--rev` said and the commit it named, for messages.
@@ -175,11 +176,30 @@ pub struct GitTree {
     pub commit: String,
 }
 
+/// Runs `f` with this thread's handle of `shared`, made on first use.
+fn with_handle<T>(shared: &gix::ThreadSafeRepository, handles: &Handles, f: impl FnOnce(&gix::Repository) -> T) -> T {
+    let thread = std::thread::current().id();
+    let repo = handles.lock().unwrap_or_else(|e| e.into_inner()).remove(&thread);
+    let repo = repo.unwrap_or_else(|| {
+        let mut repo = shared.to_thread_local();
+        // Records of one app are near-identical, so git packs them as long
+        // delta chains; a roomy delta-base cache keeps each base inflated once.
+        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(32 << 20)));
+        repo
+    });
+    let out = f(&repo);
+    handles.lock().unwrap_or_else(|e| e.into_inner()).insert(thread, repo);
+    out
+}
+
+type Handles = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, gix::Repository>>>;
+
 /// A git repository holding the config repo (at its root, or in a
 /// subdirectory: `-C` may point below the work tree's root).
 #[derive(Clone)]
 pub struct GitRepo {
     shared: gix::ThreadSafeRepository,
+    handles: Handles,
     /// Where the config repo sits inside the repository's trees.
     prefix: PathBuf,
 }
@@ -206,7 +226,7 @@ impl GitRepo {
                 .unwrap_or_default(),
             _ => PathBuf::new(),
         };
-        Ok(GitRepo { shared: repo.into_sync(), prefix })
+        Ok(GitRepo { shared: repo.into_sync(), handles: Handles::default(), prefix })
     }
 
     fn git(context: String) -> impl FnOnce(gix::Error) -> StoreError {
@@ -215,7 +235,10 @@ impl GitRepo {
 
     /// The commit `rev` names (anything `git rev-parse` takes).
     pub fn resolve(&self, rev: &str) -> Result<gix::ObjectId, StoreError> {
-        let repo = self.shared.to_thread_local();
+        with_handle(&self.shared, &self.handles, |repo| Self::resolve_in(repo, rev))
+    }
+
+    fn resolve_in(repo: &gix::Repository, rev: &str) -> Result<gix::ObjectId, StoreError> {
         let object = repo
             .rev_parse_single(rev)
             .map_err(|e| StoreError::GitSetup(format!("cannot resolve revision {rev:?}: {e}")))?
@@ -226,7 +249,10 @@ impl GitRepo {
     }
 
     pub fn commit(&self, id: gix::ObjectId) -> Result<CommitInfo, StoreError> {
-        let repo = self.shared.to_thread_local();
+        with_handle(&self.shared, &self.handles, |repo| Self::commit_in(repo, id))
+    }
+
+    fn commit_in(repo: &gix::Repository, id: gix::ObjectId) -> Result<CommitInfo, StoreError> {
         let commit = repo.find_commit(id).map_err(Self::git(format!("reading commit {id}")))?;
         let tree = commit.tree_id().map_err(Self::git(format!("reading commit {id}")))?.detach();
         let parents = commit.parent_ids().map(|p| p.detach()).collect();
@@ -241,8 +267,19 @@ impl GitRepo {
     /// The config repo's tree in `commit`: the subtree at the prefix, or an
     /// empty tree when the commit predates it.
     pub fn tree_of(&self, commit: &CommitInfo, rev: &str) -> Result<GitTree, StoreError> {
-        let repo = self.shared.to_thread_local();
-        let tree = if self.prefix.as_os_str().is_empty() {
+        let tree = with_handle(&self.shared, &self.handles, |repo| self.subtree_in(repo, commit))?;
+        Ok(GitTree {
+            shared: self.shared.clone(),
+            tree,
+            handles: self.handles.clone(),
+            files: std::sync::Mutex::new(std::collections::HashMap::new()),
+            rev: rev.to_string(),
+            commit: commit.id.to_string(),
+        })
+    }
+
+    fn subtree_in(&self, repo: &gix::Repository, commit: &CommitInfo) -> Result<gix::ObjectId, StoreError> {
+        Ok(if self.prefix.as_os_str().is_empty() {
             commit.tree
         } else {
             let git = Self::git("reading the tree".into());
@@ -251,14 +288,6 @@ impl GitRepo {
                 Some(entry) if entry.mode().is_tree() => entry.object_id(),
                 _ => gix::ObjectId::empty_tree(repo.object_hash()),
             }
-        };
-        Ok(GitTree {
-            shared: self.shared.clone(),
-            tree,
-            handles: std::sync::Mutex::new(std::collections::HashMap::new()),
-            files: std::sync::Mutex::new(std::collections::HashMap::new()),
-            rev: rev.to_string(),
-            commit: commit.id.to_string(),
         })
     }
 }
@@ -272,18 +301,7 @@ impl GitTree {
     }
 
     fn with_repo<T>(&self, f: impl FnOnce(&gix::Repository) -> T) -> T {
-        let thread = std::thread::current().id();
-        let repo = self.handles.lock().unwrap_or_else(|e| e.into_inner()).remove(&thread);
-        let repo = repo.unwrap_or_else(|| {
-            let mut repo = self.shared.to_thread_local();
-            // Records of one app are near-identical, so git packs them as long
-            // delta chains; a roomy delta-base cache keeps each base inflated once.
-            repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(32 << 20)));
-            repo
-        });
-        let out = f(&repo);
-        self.handles.lock().unwrap_or_else(|e| e.into_inner()).insert(thread, repo);
-        out
+        with_handle(&self.shared, &self.handles, f)
     }
 
     fn entry_id(&self, repo: &gix::Repository, path: &str) -> Result<Option<(gix::ObjectId, EntryKind)>, StoreError> {

@@ -7,6 +7,7 @@
 pub mod overlay;
 mod yaml;
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
@@ -61,8 +62,12 @@ pub struct AppState {
 
 /// Folds an app's chain for projection: every record, except a newest one
 /// that is still below its environment's threshold.
-pub fn fold_for_projection(app: &Name, records: &[RecordFile], policies: Policies) -> AppState {
-    let tail_pending = records.last().is_some_and(|last| {
+pub fn fold_for_projection<R: std::borrow::Borrow<RecordFile>>(
+    app: &Name,
+    records: &[R],
+    policies: Policies,
+) -> AppState {
+    let tail_pending = records.last().map(Borrow::borrow).is_some_and(|last: &RecordFile| {
         policies.get(last.record.policy).is_some_and(|policy| {
             let verdicts = signature_verdicts(&policy.policy, &last.message, &last.record.signatures);
             missing_approvals(&last.record, &policy.policy, &verdicts) > 0
@@ -71,6 +76,7 @@ pub fn fold_for_projection(app: &Name, records: &[RecordFile], policies: Policie
     let counted = if tail_pending { &records[..records.len() - 1] } else { records };
     let mut history = AppHistory::default();
     for file in counted {
+        let file: &RecordFile = file.borrow();
         history.apply(&file.record, &file.id);
     }
     AppState { app: app.clone(), history }
