@@ -191,3 +191,39 @@ fn an_overlay_edited_behind_the_ledgers_back_is_found_with_its_commit_id() {
         "{out}"
     );
 }
+
+#[test]
+fn a_merge_commit_lands_its_records_and_history_before_the_ledger_is_fine() {
+    let mut repo = TestRepo::new();
+    at(&mut repo, "2026-11-01T00:00:00Z");
+    repo.write("README.md", "config repo, before any ledger\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "before the ledger"]);
+    repo.init_policy(|_| {});
+    repo.git(&["checkout", "-q", "-b", "promote-dev"]);
+    at(&mut repo, "2026-11-27T08:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "dev",
+        "--image",
+        &format!("ghcr.io/o/api@{}", digest('a')),
+        "--key",
+        &repo.key_str("ci"),
+        "--commit",
+    ]);
+    repo.git(&["checkout", "-q", "main"]);
+    at(&mut repo, "2026-11-27T08:05:00Z");
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge pull request #1", "promote-dev"]);
+    let merge = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let out = repo.ok(&["audit"]);
+    assert!(
+        out.contains(&format!("landed api@1 in {} at 2026-11-27T08:05:00Z", &merge[..12])),
+        "lands at the merge on the first-parent line: {out}"
+    );
+    assert!(out.contains("ok: 3 commits of HEAD, 1 records landed, 0 error(s)"), "{out}");
+    let all = repo.ok(&["audit", "--all-parents"]);
+    assert!(all.contains("ok: 4 commits of HEAD"), "{all}");
+}
