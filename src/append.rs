@@ -525,6 +525,46 @@ pub fn projection(tree: &WorkTree, now: Timestamp) -> Result<Vec<crate::project:
     Ok(crate::project::plan(tree, &newest.policy, &states).into_iter().collect::<Result<_, _>>()?)
 }
 
+/// The projection after one app changed: that app's overlays, and its entry
+/// in versions.json, with every other app's entry kept as it is (a full
+/// `project` or `verify` checks those). This keeps an append's cost
+/// independent of the size of the ledger. Without a readable versions.json
+/// it falls back to the full projection.
+pub fn projection_for_app(
+    tree: &WorkTree,
+    app: &Name,
+    now: Timestamp,
+) -> Result<Vec<crate::project::ProjectedFile>, AppendError> {
+    use crate::project::{fold_for_projection, plan_overlays, read_optional, ProjectedFile, Target, VERSIONS_PATH};
+    let current = read_optional(tree, VERSIONS_PATH)?;
+    let Some(mut versions) = current.as_ref().and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()) else {
+        return projection(tree, now);
+    };
+    let Some(apps) = versions.get_mut("apps").and_then(serde_json::Value::as_object_mut) else {
+        return projection(tree, now);
+    };
+    let policies = signed_policies(tree, now)?;
+    let newest =
+        policies.last().ok_or_else(|| AppendError::Usage("there is no policy yet; run `gitops-ledger init`".into()))?;
+    let state = fold_for_projection(app, &load_app(tree, app)?.value, Policies(&policies));
+    let own: serde_json::Value = serde_json::from_slice(&crate::project::versions_json(std::slice::from_ref(&state)))
+        .map_err(crate::canonical::CanonicalError::from)?;
+    match own["apps"].get(app.as_str()) {
+        Some(entry) => apps.insert(app.to_string(), entry.clone()),
+        None => apps.remove(app.as_str()),
+    };
+    let mut files = vec![ProjectedFile {
+        path: VERSIONS_PATH.into(),
+        current,
+        projected: crate::record::pretty_json(&versions),
+        target: Target::Versions,
+    }];
+    for file in plan_overlays(tree, &newest.policy, std::slice::from_ref(&state)) {
+        files.push(file?);
+    }
+    Ok(files)
+}
+
 /// Writes the projected files that change, atomically; returns their paths.
 pub fn write_projection(tree: &WorkTree, files: &[crate::project::ProjectedFile]) -> Result<Vec<String>, AppendError> {
     let mut written = Vec::new();

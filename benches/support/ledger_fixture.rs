@@ -89,6 +89,13 @@ pub fn ledger_with_overlays(dir: &Path, records: usize, apps: usize, overlay: Op
             prev = Some(record_id(&record).expect("id"));
         }
     });
+    if overlay.is_none() {
+        // The projection a real repo holds (its overlays, when there are, stay stale on purpose).
+        let tree = gitops_ledger::store::WorkTree::new(dir);
+        let now = Timestamp::from_unix(START + 400 * 86_400 * 10).expect("time");
+        let files = gitops_ledger::append::projection(&tree, now).expect("projection");
+        gitops_ledger::append::write_projection(&tree, &files).expect("write projection");
+    }
     for args in [
         &["init", "-q", "-b", "main"][..],
         &["config", "user.name", "Bench"],

@@ -42,6 +42,6 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     report_written(context, &written)?;
     let signer = written.record.signatures.last().map_or("", |s| s.signer.as_str());
     let message = format!("chore({}): approve {} ({signer})\n", written.record.env, written.record.label());
-    finish(context, (written.path.clone(), before), !args.no_project, args.commit.then_some(message.as_str()))?;
+    finish(context, &app, (written.path.clone(), before), !args.no_project, args.commit.then_some(message.as_str()))?;
     Ok(ExitKind::Holds)
 }

@@ -80,6 +80,6 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         record.app
     );
     // Evidence moves no image, but projecting keeps the step uniform and cheap.
-    finish(context, (written.path.clone(), None), true, args.commit.then_some(message.as_str()))?;
+    finish(context, &written.record.app, (written.path.clone(), None), true, args.commit.then_some(message.as_str()))?;
     Ok(ExitKind::Holds)
 }

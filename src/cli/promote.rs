@@ -81,7 +81,13 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         Kind::Rollback => format!("chore({}): rollback {} to {digest}\n", record.env, record.app),
         _ => format!("chore({}): promote {} to {digest}\n", record.env, record.app),
     };
-    finish(context, (written.path.clone(), None), !args.no_project, args.commit.then_some(message.as_str()))?;
+    finish(
+        context,
+        &written.record.app,
+        (written.path.clone(), None),
+        !args.no_project,
+        args.commit.then_some(message.as_str()),
+    )?;
     Ok(ExitKind::Holds)
 }
 
@@ -91,12 +97,13 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
 /// path and its previous content (None: it is new).
 pub(crate) fn finish(
     context: &mut Context,
+    app: &Name,
     record: (String, Option<Vec<u8>>),
     project: bool,
     commit_message: Option<&str>,
 ) -> Result<(), CommandError> {
     let mut touched = vec![record];
-    let outcome = project_and_commit(context, &mut touched, project, commit_message);
+    let outcome = project_and_commit(context, app, &mut touched, project, commit_message);
     if let Err(err) = outcome {
         let mut note = String::new();
         for (path, previous) in touched.iter().rev() {
@@ -119,12 +126,13 @@ pub(crate) fn finish(
 
 fn project_and_commit(
     context: &mut Context,
+    app: &Name,
     touched: &mut Vec<(String, Option<Vec<u8>>)>,
     project: bool,
     commit_message: Option<&str>,
 ) -> Result<(), CommandError> {
     if project {
-        let files = crate::append::projection(&context.tree, context.clock.now())?;
+        let files = crate::append::projection_for_app(&context.tree, app, context.clock.now())?;
         for file in files.iter().filter(|f| f.changes()) {
             touched.push((file.path.clone(), file.current.clone()));
         }

@@ -307,3 +307,30 @@ fn a_pull_request_that_edits_an_overlay_without_a_record_fails_the_pr_check() {
     let out = repo.fails(1, &["verify", "--rev", "HEAD", "--base", "base"]);
     assert!(out.contains(&format!("{path}: ghcr.io/o/api is set to v1.4.2 sha256:eeeeeeeeeeee but the ledger says api runs v1.4.2 sha256:aaaaaaaaaaaa in dev")), "{out}");
 }
+
+/// promote projects only the app it appends to; the result must equal the
+/// full projection (which verify recomputes) with every other app kept.
+#[test]
+fn an_append_projects_its_own_app_and_keeps_the_others() {
+    let repo = crate::common::TestRepo::with_signed_policy();
+    repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
+    repo.ok(&[
+        "promote",
+        "--app",
+        "web",
+        "--env",
+        "dev",
+        "--image",
+        &format!("ghcr.io/o/web@{}", digest('b')),
+        "--key",
+        &repo.key_str("ci"),
+        "--commit",
+    ]);
+    repo.promote("dev", 'c', "ci", "2026-11-27T09:00:00Z");
+    let versions = repo.read_json("versions.json");
+    assert_eq!(versions["apps"]["web"]["dev"]["images"]["ghcr.io/o/web"], digest('b'));
+    assert_eq!(versions["apps"]["api"]["dev"]["images"]["ghcr.io/o/api"], digest('c'));
+    repo.ok(&["verify"]);
+    let check = repo.ok(&["project", "--check"]);
+    assert!(check.contains("ok: 1 projected files match the ledger"), "byte-identical to the full projection: {check}");
+}
