@@ -43,6 +43,9 @@ fn fixture_with_pull_request(records: usize) -> std::path::PathBuf {
             (&keys.0, &keys.1, &keys.2),
         );
         std::fs::write(dir.join(record_path(&app, record.seq)), record.to_pretty_json()).unwrap();
+        // With its projection, as `promote` would have written it.
+        let files = gitops_ledger::append::projection_for_app(&tree, &app, now()).unwrap();
+        gitops_ledger::append::write_projection(&tree, &files).unwrap();
         for args in [&["tag", "base"][..], &["add", "-A"], &["commit", "-q", "-m", "one promotion"]] {
             assert!(fixture::git(&dir).args(args).status().unwrap().success());
         }
