@@ -21,6 +21,16 @@ pub enum StoreError {
     Git { context: String, source: gix::Error },
     #[error("git: {0}")]
     GitSetup(String),
+    #[error("another gitops-ledger command is writing to this repo (it holds {path}); nothing was written: run this again when it finishes")]
+    Busy { path: String },
+}
+
+/// Fault injection for the crash-safety tests: with `GITOPS_LEDGER_CRASH_AT`
+/// set to `name`, the process aborts here, as a kill would stop it.
+pub fn crash_point(name: &str) {
+    if std::env::var_os("GITOPS_LEDGER_CRASH_AT").is_some_and(|point| point == name) {
+        std::process::abort();
+    }
 }
 
 /// What a directory listing says about an entry.
@@ -89,6 +99,7 @@ impl WorkTree {
             tempfile::Builder::new().prefix(".gitops-ledger-").suffix(".tmp").tempfile_in(dir).map_err(wrap)?;
         temp.write_all(bytes).map_err(wrap)?;
         temp.as_file().sync_all().map_err(wrap)?;
+        crash_point("before-rename");
         if create_new {
             temp.persist_noclobber(&target).map_err(|e| match e.error.kind() {
                 std::io::ErrorKind::AlreadyExists => StoreError::Exists { path: relative.to_string() },
@@ -110,6 +121,35 @@ impl WorkTree {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::Read { path: relative.to_string(), source }),
             Ok(_) => self.read(relative, limit).map(Some),
+        }
+    }
+}
+
+/// Held while a command writes the ledger: two appends in one work tree
+/// cannot interleave. An advisory lock on a file in the git directory, so it
+/// never shows in `git status` and a killed process releases it.
+#[derive(Debug)]
+pub struct WriteLock {
+    _file: std::fs::File,
+}
+
+impl WorkTree {
+    pub fn lock(&self) -> Result<WriteLock, StoreError> {
+        let path = match gix::discover(&self.root) {
+            Ok(repo) => repo.git_dir().join("gitops-ledger.lock"),
+            Err(_) => self.root.join(".gitops-ledger.lock"),
+        };
+        let shown = path.display().to_string();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StoreError::Write { path: shown.clone(), source })?;
+        match file.try_lock() {
+            Ok(()) => Ok(WriteLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy { path: shown }),
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Write { path: shown, source }),
         }
     }
 }
@@ -504,6 +544,7 @@ pub fn commit_files(work_tree: &Path, files: &[String], message: &str) -> Result
         staged.push((path, full, blob));
     }
     let tree = editor.write().map_err(git("writing the tree"))?.detach();
+    crash_point("before-commit");
     let commit = repo
         .commit("HEAD", message, tree, parent)
         .map_err(|source| {

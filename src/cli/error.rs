@@ -68,6 +68,16 @@ impl From<AppendError> for CommandError {
     }
 }
 
+impl From<StoreError> for CommandError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            // Refused like a rule: nothing was written, and running it again is the fix.
+            StoreError::Busy { .. } | StoreError::Exists { .. } => CommandError::rule(err),
+            other => CommandError::usage(other),
+        }
+    }
+}
+
 impl From<SignError> for CommandError {
     fn from(err: SignError) -> Self {
         CommandError::usage(err)

@@ -117,6 +117,17 @@ pub fn run() -> ExitCode {
 fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
     let clock = Clock::from_env().map_err(CommandError::usage)?;
     let mut context = Context { tree: WorkTree::new(cli.dir), clock, out: Box::new(std::io::stdout()) };
+    let writes = matches!(
+        cli.command,
+        Command::Init(_)
+            | Command::Policy(_)
+            | Command::Promote(_)
+            | Command::Approve(_)
+            | Command::Evidence(_)
+            | Command::Project(project::Args { check: false })
+    );
+    // Held until the command returns, projection and commit included.
+    let _lock = if writes { Some(context.tree.lock().map_err(CommandError::from)?) } else { None };
     match cli.command {
         Command::Keygen(args) => keygen::run(&mut context, args),
         Command::Init(args) => init::run(&mut context, args),

@@ -103,6 +103,7 @@ pub(crate) fn finish(
     commit_message: Option<&str>,
 ) -> Result<(), CommandError> {
     let mut touched = vec![record];
+    crate::store::crash_point("after-record");
     let outcome = project_and_commit(context, app, &mut touched, project, commit_message);
     if let Err(err) = outcome {
         let mut note = String::new();

@@ -8,6 +8,7 @@ mod audit;
 mod cli_reference;
 mod conformance;
 mod gates;
+mod hardening;
 mod history;
 mod interop;
 mod pr_check;
