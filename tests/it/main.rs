@@ -14,6 +14,7 @@ mod interop;
 mod pr_check;
 mod projection;
 mod promote_flow;
+mod properties;
 mod refusals;
 mod report;
 mod verify_rules;
