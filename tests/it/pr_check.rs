@@ -135,3 +135,67 @@ fn the_work_tree_can_be_checked_against_a_base_too() {
     let out = repo.fails(1, &["verify", "--base", "base"]);
     assert!(out.contains("promotions/apps/api/00000002.json: was modified after it landed"), "{out}");
 }
+
+/// The attacker holds the CI key and pushes a branch; CI pins policy 1.
+fn attacker_replaces_policy_one(repo: &TestRepo) {
+    repo.edit_json("promotions/policy/00000001.json", |policy| {
+        policy["root"] = serde_json::json!({"signers": ["ci"], "threshold": 1});
+        policy["environments"][2]["signers"] = serde_json::json!(["ci"]);
+        policy["environments"][2]["threshold"] = 1.into();
+        policy["signatures"] = serde_json::json!([]);
+    });
+    repo.ok(&["policy", "sign", "--key", &repo.key_str("ci")]);
+}
+
+#[test]
+fn replacing_policy_one_fails_even_when_every_signature_checks() {
+    let repo = landed();
+    let pin = repo.ok(&["verify", "--format", "json"]);
+    let pin: serde_json::Value = serde_json::from_str(&pin).unwrap();
+    let trust = pin["warnings"][0].as_str().unwrap().rsplit(' ').next().unwrap().to_string();
+    attacker_replaces_policy_one(&repo);
+    commit(&repo, "new root");
+    let out = repo.fails(1, &["verify", "--rev", "HEAD", "--base", "base", "--trust", &trust]);
+    assert!(out.contains("promotions/policy/00000001.json: was modified after it landed"), "{out}");
+    assert!(out.contains("the trust anchor was replaced (rule: trust)"), "{out}");
+    // Without a base, the pin alone catches it.
+    let out = repo.fails(1, &["verify", "--trust", &trust]);
+    assert!(out.contains("(rule: trust)"), "{out}");
+}
+
+#[test]
+fn re_signing_the_whole_history_under_a_new_root_fails() {
+    let repo = landed();
+    let trust = {
+        let json: serde_json::Value = serde_json::from_str(&repo.ok(&["verify", "--format", "json"])).unwrap();
+        json["warnings"][0].as_str().unwrap().rsplit(' ').next().unwrap().to_string()
+    };
+    attacker_replaces_policy_one(&repo);
+    // Rewrite the chain: every record re-made and signed by the attacker's key.
+    for seq in 1..=3 {
+        std::fs::remove_file(repo.root.join(format!("promotions/apps/api/{seq:08}.json"))).unwrap();
+    }
+    repo.forge(Forged::new(1, "dev", 'e', "2026-11-25T08:00:00Z", &["ci"]));
+    repo.forge(Forged::new(2, "staging", 'e', "2026-11-25T09:00:00Z", &["ci"]));
+    repo.forge(Forged::new(3, "production", 'e', "2026-11-26T10:00:00Z", &["ci"]));
+    repo.project();
+    commit(&repo, "history, rewritten");
+    let out = repo.fails(1, &["verify", "--rev", "HEAD", "--base", "base", "--trust", &trust]);
+    assert!(out.contains("promotions/apps/api/00000001.json (api@1): was modified after it landed"), "{out}");
+    assert!(out.contains("(rule: trust)"), "{out}");
+    let full = repo.fails(1, &["verify", "--trust", &trust]);
+    assert!(full.contains("the trust anchor was replaced"), "{full}");
+}
+
+#[test]
+fn a_pull_request_adding_production_records_signed_by_the_ci_bot_fails() {
+    let repo = landed();
+    repo.forge(Forged::new(4, "production", 'a', "2026-11-27T10:00:00Z", &["ci", "alice"]));
+    repo.project();
+    commit(&repo, "bot deploys production");
+    pr_check(
+        &repo,
+        1,
+        &["(api@4): ci may not sign for production (policy version 1 allows alice, bob, carol) (rule: signature)"],
+    );
+}
