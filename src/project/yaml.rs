@@ -85,6 +85,11 @@ pub enum Shape {
 
 /// Parses a one-document YAML file. Errors are messages for people.
 pub fn parse(text: &str) -> Result<Node, String> {
+    // YAML reads a lone CR as a line break; the byte-level edits here work on
+    // LF and CRLF lines only, so such a file is refused rather than misedited.
+    if text.as_bytes().windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') || text.ends_with('\r') {
+        return Err("uses bare CR line breaks; convert it to LF or CRLF line endings".into());
+    }
     // saphyr reports positions in characters; edits need bytes.
     let byte_of: Vec<usize> = text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len())).collect();
     let byte = |char_index: usize| byte_of.get(char_index).copied().unwrap_or(text.len());
@@ -173,6 +178,12 @@ fn build(events: &[Spanned], position: usize, text: &str) -> Result<(Node, usize
                     }
                     Some(_) => {
                         let (key, after_key) = build(events, next, text)?;
+                        // Duplicate keys are invalid YAML, and readers disagree on which wins.
+                        if let Some(name) = key.scalar() {
+                            if entries.iter().any(|(k, _): &(Node, Node)| k.scalar() == Some(name)) {
+                                return Err(format!("has the key {name:?} twice in one mapping"));
+                            }
+                        }
                         let (value, after_value) = build(events, after_key, text)?;
                         entries.push((key, value));
                         next = after_value;
@@ -233,6 +244,16 @@ mod tests {
             let node = root.get(key).unwrap();
             assert_eq!(&text[node.start()..node.end()], expected);
         }
+    }
+
+    /// Regression (found by the overlay fuzz target): a second `images:` key,
+    /// reached through bare CR line breaks, made projection append the entry
+    /// again on every run.
+    #[test]
+    fn fuzz_crash_duplicate_images_key_behind_bare_cr_is_refused() {
+        let crash = "\r\rimages\t:\n\n-\t\t;\rimages\t:\n\n-\t\t";
+        assert!(parse(crash).unwrap_err().contains("bare CR"));
+        assert!(parse("images: []\nimages: []\n").unwrap_err().contains("twice"));
     }
 
     #[test]
