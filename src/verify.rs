@@ -456,7 +456,7 @@ fn edited(path: &str, label: Option<String>) -> Violation {
 }
 
 /// An approval: the same record with its signatures extended.
-fn only_adds_signatures(landed: &crate::record::Record, now: &crate::record::Record) -> bool {
+pub(crate) fn only_adds_signatures(landed: &crate::record::Record, now: &crate::record::Record) -> bool {
     let mut without = now.clone();
     without.signatures.truncate(landed.signatures.len());
     without == *landed && now.signatures.len() > landed.signatures.len()
