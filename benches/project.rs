@@ -7,6 +7,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use gitops_ledger::clock::Timestamp;
 use gitops_ledger::store::WorkTree;
 
+use gitops_ledger::ledger::Ledger;
+
 #[path = "support/ledger_fixture.rs"]
 mod fixture;
 
@@ -23,7 +25,8 @@ fn bench_project(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("100k records, 100 apps x 3 overlays", |b| {
         b.iter(|| {
-            let files = gitops_ledger::append::projection(&tree, now).unwrap();
+            let ledger = Ledger::load(&tree).unwrap();
+            let files = gitops_ledger::append::projection(&ledger, now).unwrap();
             assert_eq!(files.len(), 301);
             assert_eq!(files.iter().filter(|f| f.changes()).count(), 301, "every overlay and versions.json move");
         })

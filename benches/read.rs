@@ -8,6 +8,8 @@ use gitops_ledger::audit::{audit, AuditOptions};
 use gitops_ledger::clock::Timestamp;
 use gitops_ledger::store::{GitRepo, WorkTree};
 
+use gitops_ledger::ledger::Ledger;
+
 #[path = "support/ledger_fixture.rs"]
 mod fixture;
 
@@ -19,13 +21,16 @@ fn bench_read(c: &mut Criterion) {
     let middle = Timestamp::from_unix(fixture::START + 1000 * fixture::STEP).unwrap();
     group.bench_function("status --at", |b| {
         b.iter(|| {
-            let status = gitops_ledger::status::status(&tree, middle).unwrap();
+            let ledger = Ledger::load(&tree).unwrap();
+            let status = gitops_ledger::status::status(&ledger, None, middle).unwrap();
             assert_eq!(status.apps.len(), 50);
         })
     });
     group.bench_function("log (all records, newest first, one line each)", |b| {
         b.iter(|| {
-            let mut records = gitops_ledger::history::all_records(&tree, None).unwrap();
+            let ledger = Ledger::load(&tree).unwrap();
+            let chains = ledger.chains(None).unwrap();
+            let mut records = gitops_ledger::history::in_time_order(&chains);
             records.reverse();
             let lines: usize = records.iter().map(|r| format!("{} {}", r.record.at, r.record.label()).len()).sum();
             assert!(lines > 0 && records.len() >= 100_000);

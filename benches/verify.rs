@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gitops_ledger::canonical::record_id;
 use gitops_ledger::clock::Timestamp;
-use gitops_ledger::ledger::{list_apps, load_app, load_policies};
+use gitops_ledger::ledger::Ledger;
 use gitops_ledger::record::{record_path, Name};
 use gitops_ledger::store::{GitTree, WorkTree};
 use gitops_ledger::verify::{verify, verify_change, VerifyOptions};
@@ -32,7 +32,9 @@ fn fixture_with_pull_request(records: usize) -> std::path::PathBuf {
         let app = Name::parse("app-000").unwrap();
         let per_app = records / APPS;
         let tree = WorkTree::new(&dir);
-        let last = gitops_ledger::ledger::load_app(&tree, &app).unwrap().value.pop().unwrap();
+        let ledger = Ledger::load(&tree).unwrap();
+        let mut chain = ledger.chain(&app).unwrap();
+        let last = chain.records.last().unwrap().clone();
         let keys = (fixture::key("ci"), fixture::key("alice"), fixture::key("bob"));
         // The next record in the cycle pattern keeps every rule.
         let record = fixture::cycle_record(
@@ -44,8 +46,11 @@ fn fixture_with_pull_request(records: usize) -> std::path::PathBuf {
         );
         std::fs::write(dir.join(record_path(&app, record.seq)), record.to_pretty_json()).unwrap();
         // With its projection, as `promote` would have written it.
-        let files = gitops_ledger::append::projection_for_app(&tree, &app, now()).unwrap();
-        gitops_ledger::append::write_projection(&tree, &files).unwrap();
+        let path = record_path(&app, record.seq);
+        chain.records.push(gitops_ledger::ledger::RecordFile::new(path, record).unwrap());
+        for file in gitops_ledger::project::plan_app(&ledger, &chain).unwrap().iter().filter(|f| f.changes()) {
+            std::fs::write(dir.join(&file.path), &file.projected).unwrap();
+        }
         for args in [&["tag", "base"][..], &["add", "-A"], &["commit", "-q", "-m", "one promotion"]] {
             assert!(fixture::git(&dir).args(args).status().unwrap().success());
         }
@@ -61,30 +66,27 @@ fn bench_verify(c: &mut Criterion) {
         group.sample_size(10);
         let work_tree = WorkTree::new(&dir);
         group.bench_function(BenchmarkId::new("work tree", records), |b| {
-            b.iter(|| assert!(verify(&work_tree, &options, now()).unwrap().holds()))
+            b.iter(|| assert!(verify(&Ledger::load(&work_tree).unwrap(), None, &options, now()).unwrap().holds()))
         });
         group.bench_function(BenchmarkId::new("--rev HEAD", records), |b| {
             b.iter(|| {
                 let head = GitTree::open(&dir, "HEAD").unwrap();
-                assert!(verify(&head, &options, now()).unwrap().holds())
+                assert!(verify(&Ledger::load(&head).unwrap(), None, &options, now()).unwrap().holds())
             })
         });
         group.bench_function(BenchmarkId::new("--rev HEAD --base base", records), |b| {
             b.iter(|| {
                 let head = GitTree::open(&dir, "HEAD").unwrap();
                 let base = GitTree::open(&dir, "base").unwrap();
+                let (base, head) = (Ledger::load(&base).unwrap(), Ledger::load(&head).unwrap());
                 let report = verify_change(&base, &head, &options, now()).unwrap();
                 assert!(report.holds() && report.counts.records == 1, "{:?}", report.violations);
             })
         });
         // The floor: the same signatures, prepared, batch-verified on all cores.
-        let policy = load_policies(&work_tree).unwrap().value.remove(0).policy;
-        let records: Vec<_> = list_apps(&work_tree)
-            .unwrap()
-            .value
-            .iter()
-            .flat_map(|app| load_app(&work_tree, app).unwrap().value)
-            .collect();
+        let ledger = Ledger::load(&work_tree).unwrap();
+        let policy = ledger.policy_files()[0].policy.clone();
+        let records: Vec<_> = ledger.chains(None).unwrap().into_iter().flat_map(|chain| chain.records).collect();
         let prepared: Vec<_> = records
             .iter()
             .flat_map(|r| r.record.signatures.iter().map(move |s| (r, s)))

@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::ledger::{load_policies, RecordFile, APPS_DIR};
+use crate::chain::AppHistory;
+use crate::ledger::{Ledger, RecordFile, APPS_DIR};
 use crate::policy::POLICY_DIR;
 use crate::project::overlay::read_images;
-use crate::project::{drift, fold_for_projection, plan_overlays, read_optional, versions_json, VERSIONS_PATH};
+use crate::project::{drift, plan_overlays, read_optional, versions_entry, AppState, VERSIONS_PATH};
 use crate::record::{Name, Record};
 use crate::rules::Policies;
 use crate::store::{changed_files, Change, CommitInfo, GitRepo, GitTree, Snapshot, StoreError};
@@ -269,9 +270,9 @@ fn check_commit(
     }
 
     // Projected files: each changed one must be what the ledger at this commit projects.
-    let policies = load_policies(head)?.value;
-    let Some(policy) = policies.last().map(|p| p.policy.clone()) else { return Ok(()) };
-    let policy_set = Policies(&policies);
+    let ledger = Ledger::load(head)?;
+    let Some(policy) = ledger.newest_policy().map(|p| p.policy.clone()) else { return Ok(()) };
+    let policy_set = ledger.policies();
     let mut overlays: BTreeMap<Name, Vec<String>> = BTreeMap::new();
     if let Some(template) = &policy.overlay {
         for path in changes.keys() {
@@ -325,9 +326,7 @@ fn check_commit(
             }
             let Ok(name) = Name::parse(&app) else { continue };
             let state = fold_for_projection(&name, &records.chain(head, &name)?, policy_set);
-            let projected: serde_json::Value =
-                serde_json::from_slice(&versions_json(std::slice::from_ref(&state))).unwrap_or_default();
-            if projected["apps"].get(&app) != after["apps"].get(&app) {
+            if versions_entry(&state).as_ref() != after["apps"].get(&app) {
                 finding(
                     FindingKind::UnbackedChange,
                     true,
@@ -338,6 +337,11 @@ fn check_commit(
         }
     }
     Ok(())
+}
+
+/// An app's chain folded for projection.
+fn fold_for_projection(app: &Name, chain: &[std::rc::Rc<RecordFile>], policies: Policies) -> AppState {
+    AppState { app: app.clone(), history: AppHistory::of(chain.iter().map(|r| &**r), policies) }
 }
 
 /// Parsed records by git blob id, shared across the commits audit walks.

@@ -3,26 +3,19 @@
 
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::chain::AppHistory;
+use crate::chain::{AppHistory, Chain};
 use crate::clock::Timestamp;
-use crate::ledger::{list_apps, load_app, RecordFile};
+use crate::ledger::RecordFile;
 use crate::record::{Kind, Name};
-use crate::store::{Snapshot, StoreError};
+use crate::rules::Policies;
 
-/// Every record of every app (or of `only_app`), oldest first; ties broken by app and seq.
-pub fn all_records(snapshot: &dyn Snapshot, only_app: Option<&Name>) -> Result<Vec<RecordFile>, StoreError> {
-    let apps: Vec<Name> = match only_app {
-        Some(app) => vec![app.clone()],
-        None => list_apps(snapshot)?.value,
-    };
-    let chains: Vec<Vec<RecordFile>> =
-        apps.par_iter().map(|app| load_app(snapshot, app).map(|l| l.value)).collect::<Result<_, _>>()?;
-    let mut records: Vec<RecordFile> = chains.into_iter().flatten().collect();
+/// Every record of `chains`, oldest first; ties broken by app and seq.
+pub fn in_time_order(chains: &[Chain]) -> Vec<&RecordFile> {
+    let mut records: Vec<&RecordFile> = chains.iter().flat_map(|c| &c.records).collect();
     records.sort_by(|a, b| (a.record.at, &a.record.app, a.record.seq).cmp(&(b.record.at, &b.record.app, b.record.seq)));
-    Ok(records)
+    records
 }
 
 /// One image an event moved: from what to what.
@@ -34,22 +27,24 @@ pub struct Change {
     pub to: String,
 }
 
-/// The state changes of `records` (oldest first), folded per app.
-pub fn changes(records: &[RecordFile]) -> Vec<Vec<Change>> {
+/// The state changes of `records` (oldest first), folded per app: a pending
+/// record changes nothing.
+pub fn changes(records: &[&RecordFile], policies: Policies) -> Vec<Vec<Change>> {
     let mut histories: BTreeMap<&Name, AppHistory> = BTreeMap::new();
     records
         .iter()
         .map(|file| {
             let history = histories.entry(&file.record.app).or_default();
             let before = history.env(&file.record.env).map(|e| e.state().clone()).unwrap_or_default();
-            history.apply(&file.record, &file.id);
-            if file.record.kind == Kind::Evidence {
-                return Vec::new();
-            }
+            history.push(file, policies);
+            let after = history.env(&file.record.env).map(|e| e.state());
             file.record
                 .images
                 .iter()
-                .filter(|image| before.get(&image.name).map(|s| &s.digest) != Some(&image.digest))
+                .filter(|image| {
+                    let now_runs = after.and_then(|a| a.get(&image.name)).map(|s| &s.digest);
+                    now_runs == Some(&image.digest) && before.get(&image.name).map(|s| &s.digest) != now_runs
+                })
                 .map(|image| Change {
                     image: image.name.to_string(),
                     from: before.get(&image.name).map(|s| s.digest.to_string()),
@@ -83,7 +78,7 @@ pub struct Dora {
 
 /// The DORA figures of `records` (oldest first) within `since..=until`; the
 /// production environment is the policy's last.
-pub fn dora(records: &[RecordFile], production: &Name, since: Option<Timestamp>, until: Option<Timestamp>) -> Dora {
+pub fn dora(records: &[&RecordFile], production: &Name, since: Option<Timestamp>, until: Option<Timestamp>) -> Dora {
     let within = |at: Timestamp| since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u);
     let mut out = Dora { since, until, ..Dora::default() };
     let mut first_seen: BTreeMap<(&Name, &crate::record::Digest), Timestamp> = BTreeMap::new();

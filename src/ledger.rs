@@ -1,12 +1,124 @@
 //! The `promotions/` tree read into memory: policy versions and each app's
 //! records, with every file that is not a well-formed ledger file reported as
 //! a violation (rule `schema`) rather than skipped silently.
+//!
+//! A command loads the [`Ledger`] once and passes it around: the policies
+//! are read once, and each app's [`Chain`] is read when it is needed and
+//! dropped after, so memory stays bounded by the largest chain.
+
+use rayon::prelude::*;
 
 use crate::canonical::{record_id, record_message};
+use crate::chain::Chain;
+use crate::clock::Timestamp;
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES, POLICY_DIR};
 use crate::record::{record_path, Name, Record, RecordId, MAX_RECORD_BYTES};
-use crate::rules::{Rule, Violation};
+use crate::rules::{check_policies, Policies, Rule, Violation};
 use crate::store::{EntryKind, Snapshot, StoreError};
+
+/// One tree's ledger: its policy versions and the names of its apps.
+pub struct Ledger<'s> {
+    snapshot: &'s dyn Snapshot,
+    policies: Vec<PolicyFile>,
+    apps: Vec<Name>,
+    /// Files in policy/ that are not policy versions.
+    policy_problems: Vec<Violation>,
+    /// App directories and stray entries in promotions/ that do not belong.
+    layout_problems: Vec<Violation>,
+}
+
+impl<'s> Ledger<'s> {
+    /// Reads the policy versions and lists the apps; chains are read on demand.
+    pub fn load(snapshot: &'s dyn Snapshot) -> Result<Self, StoreError> {
+        let policies = load_policies(snapshot)?;
+        let apps = list_apps(snapshot)?;
+        Ok(Ledger {
+            snapshot,
+            policies: policies.value,
+            apps: apps.value,
+            policy_problems: policies.problems,
+            layout_problems: apps.problems,
+        })
+    }
+
+    pub fn snapshot(&self) -> &'s dyn Snapshot {
+        self.snapshot
+    }
+
+    pub fn policies(&self) -> Policies<'_> {
+        Policies(&self.policies)
+    }
+
+    pub fn policy_files(&self) -> &[PolicyFile] {
+        &self.policies
+    }
+
+    pub fn newest_policy(&self) -> Option<&PolicyFile> {
+        self.policies.last()
+    }
+
+    /// Environment names in the newest policy's order (dev before production).
+    pub fn environments(&self) -> Vec<String> {
+        self.newest_policy()
+            .map(|p| p.policy.environments.iter().map(|e| e.name.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The environment the DORA figures measure: the newest policy's last.
+    pub fn production(&self) -> Option<&Name> {
+        self.newest_policy().and_then(|p| p.policy.environments.last()).map(|e| &e.name)
+    }
+
+    pub fn apps(&self) -> &[Name] {
+        &self.apps
+    }
+
+    /// Files in policy/ that are not policy versions.
+    pub fn policy_problems(&self) -> &[Violation] {
+        &self.policy_problems
+    }
+
+    /// App directories and entries of promotions/ that do not belong there.
+    pub fn layout_problems(&self) -> &[Violation] {
+        &self.layout_problems
+    }
+
+    /// The policy files that did not read, and every policy-chain rule
+    /// (rule 3, trust, expiry).
+    pub fn policy_violations(&self, now: Timestamp, trust: Option<&RecordId>) -> Vec<Violation> {
+        let mut out = self.policy_problems.clone();
+        out.extend(check_policies(&self.policies, now, trust));
+        out
+    }
+
+    /// One app's chain, read now.
+    pub fn chain(&self, app: &Name) -> Result<Chain, StoreError> {
+        load_app(self.snapshot, app)
+    }
+
+    /// Every app's chain (or only `app`'s), read in parallel: for the
+    /// read-side commands that show the whole history at once.
+    pub fn chains(&self, only: Option<&Name>) -> Result<Vec<Chain>, StoreError> {
+        match only {
+            Some(app) => Ok(vec![self.chain(app)?]),
+            None => self.apps.par_iter().map(|app| self.chain(app)).collect(),
+        }
+    }
+
+    /// `f` over every app's chain in parallel, in [`Ledger::apps`] order:
+    /// over `held` when the caller has read them all already, else each chain
+    /// read, used and dropped, so memory holds one chain per core.
+    pub fn map_chains<T: Send>(
+        &self,
+        held: Option<&[Chain]>,
+        f: impl Fn(&Chain) -> T + Sync + Send,
+    ) -> Result<Vec<T>, StoreError> {
+        match held {
+            Some(chains) => Ok(chains.par_iter().map(f).collect()),
+            None => self.apps.par_iter().map(|app| Ok(f(&self.chain(app)?))).collect(),
+        }
+    }
+}
 
 pub const PROMOTIONS_DIR: &str = "promotions";
 pub const APPS_DIR: &str = "promotions/apps";
@@ -30,7 +142,7 @@ impl RecordFile {
 
 /// Files and problems found while reading.
 #[derive(Debug, Default)]
-pub struct Loaded<T> {
+struct Loaded<T> {
     pub value: T,
     pub problems: Vec<Violation>,
 }
@@ -46,7 +158,7 @@ fn schema_problem(path: &str, message: impl Into<String>) -> Violation {
 }
 
 /// Every policy version, in order. Broken files are problems, not errors.
-pub fn load_policies(snapshot: &dyn Snapshot) -> Result<Loaded<Vec<PolicyFile>>, StoreError> {
+fn load_policies(snapshot: &dyn Snapshot) -> Result<Loaded<Vec<PolicyFile>>, StoreError> {
     let mut loaded: Loaded<Vec<PolicyFile>> = Loaded::default();
     for entry in snapshot.list(POLICY_DIR)? {
         let path = format!("{POLICY_DIR}/{}", entry.name);
@@ -80,7 +192,7 @@ fn strip_path(message: &str, path: &str) -> String {
 }
 
 /// One app's records in sequence order.
-pub fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<RecordFile>>, StoreError> {
+fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Chain, StoreError> {
     let dir = format!("{APPS_DIR}/{app}");
     let mut problems = Vec::new();
     let mut paths = Vec::new();
@@ -105,7 +217,7 @@ pub fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<Record
             Err(problem) => problems.push(problem),
         }
     }
-    Ok(Loaded { value: records, problems })
+    Ok(Chain { app: app.clone(), records, problems })
 }
 
 fn read_record(
@@ -138,7 +250,7 @@ fn read_record(
 }
 
 /// Every app under `promotions/apps/`.
-pub fn list_apps(snapshot: &dyn Snapshot) -> Result<Loaded<Vec<Name>>, StoreError> {
+fn list_apps(snapshot: &dyn Snapshot) -> Result<Loaded<Vec<Name>>, StoreError> {
     let mut loaded: Loaded<Vec<Name>> = Loaded::default();
     for entry in snapshot.list(APPS_DIR)? {
         let path = format!("{APPS_DIR}/{}", entry.name);

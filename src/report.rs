@@ -19,7 +19,7 @@ pub struct ReportInput<'a> {
     /// Environments in the policy's order.
     pub environments: &'a [String],
     /// All records, oldest first.
-    pub records: &'a [RecordFile],
+    pub records: &'a [&'a RecordFile],
     pub verification: &'a Report,
     pub overall: &'a Dora,
     pub per_app: &'a BTreeMap<String, Dora>,

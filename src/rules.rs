@@ -30,7 +30,8 @@ pub enum Rule {
     Trust,
     /// Each signature valid and by someone allowed to sign there.
     Signature,
-    /// Enough distinct signers (below it the record is pending).
+    /// Enough distinct root signers on a policy version. (A record below its
+    /// threshold is pending: reported, never a violation.)
     Threshold,
     Provenance,
     Soak,
@@ -172,26 +173,43 @@ pub fn requirements<'p>(record: &Record, policy: &'p Policy) -> Vec<Requirement<
     out
 }
 
-/// Per requirement, how many more distinct valid signers it needs.
-pub fn missing_per_requirement<'p>(
-    record: &Record,
-    policy: &'p Policy,
-    verdicts: &SignatureVerdicts,
-) -> Vec<(Requirement<'p>, u64)> {
-    requirements(record, policy)
-        .into_iter()
-        .map(|r| {
-            let have = valid_distinct(&record.signatures, verdicts, r.signers).len() as u64;
-            let missing = r.threshold.saturating_sub(have);
-            (r, missing)
-        })
-        .collect()
+/// A signer group whose threshold a record does not meet yet.
+#[derive(Clone, Debug)]
+pub struct MissingApproval<'p> {
+    pub requirement: Requirement<'p>,
+    /// How many more distinct signers of the group it needs.
+    pub missing: u64,
 }
 
-/// How many more distinct signers `record` needs in all (0 when every
-/// threshold is met, or when the environment is unknown).
-pub fn missing_approvals(record: &Record, policy: &Policy, verdicts: &SignatureVerdicts) -> u64 {
-    missing_per_requirement(record, policy, verdicts).iter().map(|(_, missing)| missing).sum()
+impl fmt::Display for MissingApproval<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let group = &self.requirement;
+        let signers =
+            if group.signers.is_empty() { "nobody (the policy names none)".to_string() } else { join(group.signers) };
+        write!(f, "{} needs {} distinct signers of {signers}, {} more", group.what, group.threshold, self.missing)
+    }
+}
+
+/// The signer groups whose threshold `record` does not meet under `policy`:
+/// the threshold rule (4), and the one definition of "pending". Signers are
+/// counted by name, once each, where the group allows them; whether each
+/// signature is valid is the signature rule's finding, so a forged signature
+/// fails verification but never changes what the ledger projects.
+pub fn missing_approvals<'p>(record: &Record, policy: &'p Policy) -> Vec<MissingApproval<'p>> {
+    requirements(record, policy)
+        .into_iter()
+        .filter_map(|requirement| {
+            let have = record
+                .signatures
+                .iter()
+                .map(|s| &s.signer)
+                .filter(|signer| requirement.signers.contains(signer))
+                .collect::<BTreeSet<_>>()
+                .len() as u64;
+            let missing = requirement.threshold.saturating_sub(have);
+            (missing > 0).then_some(MissingApproval { requirement, missing })
+        })
+        .collect()
 }
 
 /// The chain rules between a record and its predecessor: sequence, `prev`,
@@ -345,29 +363,6 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
             fail(Rule::Signature, format!("{} signed twice; a signer counts once", signature.signer));
         }
     }
-    // With a bad signature the record was altered or forged: that is the
-    // finding, and asking for approvals of it would be the wrong advice.
-    if verdicts.iter().all(Result::is_ok) {
-        for (group, missing) in missing_per_requirement(record, policy, verdicts) {
-            if missing > 0 {
-                fail(
-                    Rule::Threshold,
-                    format!(
-                        "pending: {} needs {} distinct signers of {}, {missing} more; run `gitops-ledger approve {}`",
-                        group.what,
-                        group.threshold,
-                        if group.signers.is_empty() {
-                            "nobody (the policy names none)".to_string()
-                        } else {
-                            join(group.signers)
-                        },
-                        record.label()
-                    ),
-                );
-            }
-        }
-    }
-
     let waived = |rule: Waivable| record.override_.as_ref().is_some_and(|o| o.rules.contains(&rule));
     match record.kind {
         Kind::Promote => {
@@ -596,7 +591,7 @@ pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&Re
                 ),
             }
         }
-        let count_here = missing_root(policy, policy, &verdicts);
+        let count_here = missing_root(policy, &policy.signatures, &verdicts);
         if count_here > 0 {
             fail(
                 Rule::Threshold,
@@ -608,7 +603,7 @@ pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&Re
             );
         }
         if let (Some(previous), Some(verdicts_by_previous)) = (previous, &verdicts_by_previous) {
-            let count_before = missing_root(previous, policy, verdicts_by_previous);
+            let count_before = missing_root(previous, &policy.signatures, verdicts_by_previous);
             if count_before > 0 {
                 fail(
                     Rule::Policy,
@@ -657,8 +652,8 @@ pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&Re
 }
 
 /// How many more valid signatures from `group_owner`'s root signers `policy` needs.
-fn missing_root(group_owner: &Policy, policy: &Policy, verdicts: &SignatureVerdicts) -> u64 {
-    let have = valid_distinct(&policy.signatures, verdicts, &group_owner.root.signers).len() as u64;
+pub(crate) fn missing_root(group_owner: &Policy, signatures: &[Signature], verdicts: &SignatureVerdicts) -> u64 {
+    let have = valid_distinct(signatures, verdicts, &group_owner.root.signers).len() as u64;
     group_owner.root.threshold.saturating_sub(have)
 }
 

@@ -4,15 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::chain::AppHistory;
+use crate::chain::Chain;
 use crate::clock::Timestamp;
-use crate::ledger::{list_apps, load_app, load_policies};
-use crate::record::{EvidenceResult, Name};
-use crate::rules::{missing_approvals, signature_verdicts, Policies};
-use crate::store::{Snapshot, StoreError};
+use crate::ledger::Ledger;
+use crate::record::EvidenceResult;
+use crate::store::StoreError;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
@@ -48,33 +46,12 @@ pub struct EvidenceSeen {
     pub at: Timestamp,
 }
 
-/// The state of every app and environment at `at`: records up to `at`, less a
-/// newest record still below its threshold (it deploys nothing until approved).
-pub fn status(snapshot: &dyn Snapshot, at: Timestamp) -> Result<Status, StoreError> {
-    let policies = load_policies(snapshot)?.value;
-    let apps = list_apps(snapshot)?.value;
-    let folded: Vec<(Name, AppHistory)> = apps
-        .par_iter()
-        .map(|app| {
-            let records = load_app(snapshot, app)?.value;
-            let until: Vec<_> = records.iter().take_while(|r| r.record.at <= at).collect();
-            let pending_tail = until.last().is_some_and(|last| {
-                until.len() == records.len()
-                    && Policies(&policies).get(last.record.policy).is_some_and(|p| {
-                        let verdicts = signature_verdicts(&p.policy, &last.message, &last.record.signatures);
-                        missing_approvals(&last.record, &p.policy, &verdicts) > 0
-                    })
-            });
-            let counted = if pending_tail { &until[..until.len() - 1] } else { &until[..] };
-            let mut history = AppHistory::default();
-            for file in counted {
-                history.apply(&file.record, &file.id);
-            }
-            Ok((app.clone(), history))
-        })
-        .collect::<Result<_, StoreError>>()?;
-    let environments =
-        policies.last().map(|p| p.policy.environments.iter().map(|e| e.name.to_string()).collect()).unwrap_or_default();
+/// The state of every app and environment at `at`: records up to `at`, less
+/// those still pending (they deploy nothing until approved). `held`: every
+/// chain, when the caller has read them already.
+pub fn status(ledger: &Ledger, held: Option<&[Chain]>, at: Timestamp) -> Result<Status, StoreError> {
+    let folded = ledger.map_chains(held, |chain| (chain.app.clone(), chain.fold_until(ledger.policies(), Some(at))))?;
+    let environments = ledger.environments();
     let mut out = Status { at, environments, apps: BTreeMap::new() };
     for (app, history) in folded {
         let mut envs = BTreeMap::new();

@@ -115,6 +115,12 @@ impl WorkTree {
         Ok(())
     }
 
+    /// Removes a file this process wrote (the undo of a failed write).
+    pub fn remove(&self, relative: &str) -> Result<(), StoreError> {
+        std::fs::remove_file(self.path(relative))
+            .map_err(|source| StoreError::Write { path: relative.to_string(), source })
+    }
+
     /// Reads a file that may not exist yet.
     pub fn read_optional(&self, relative: &str, limit: u64) -> Result<Option<Vec<u8>>, StoreError> {
         match std::fs::symlink_metadata(self.path(relative)) {

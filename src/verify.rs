@@ -6,17 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::chain::AppHistory;
+use crate::chain::{AppHistory, Chain, PendingRecord};
 use crate::clock::Timestamp;
-use crate::ledger::{list_apps, load_app, load_policies, RecordFile, APPS_DIR, PROMOTIONS_DIR};
+use crate::ledger::{Ledger, RecordFile, APPS_DIR, PROMOTIONS_DIR};
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES};
 use crate::project::overlay::{read_images, FoundImage};
-use crate::project::{
-    drift, fold_for_projection, plan, plan_overlays, read_optional, versions_json, AppState, VERSIONS_PATH,
-};
+use crate::project::{drift, plan, plan_overlays, read_optional, with_entries, AppState, VERSIONS_PATH};
 use crate::record::{Name, RecordId};
 use crate::rules::{
-    check_policies, check_record, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
+    check_record, missing_root, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
 };
 use crate::sign::{PreparedSignature, SignatureProblem};
 use crate::store::{changed_files, Change, Snapshot, StoreError};
@@ -83,6 +81,42 @@ impl std::fmt::Display for OverrideNote {
     }
 }
 
+/// A promote or rollback waiting for approvals: reported in every output,
+/// never a failure. It deploys nothing until its thresholds are met.
+#[derive(Clone, Debug, Serialize)]
+pub struct PendingNote {
+    pub file: String,
+    pub record: String,
+    pub env: String,
+    /// Per signer group: who may sign and how many more are needed.
+    pub missing: Vec<String>,
+}
+
+impl PendingNote {
+    fn of(pending: &PendingRecord) -> PendingNote {
+        let record = &pending.file.record;
+        PendingNote {
+            file: pending.file.path.clone(),
+            record: record.label(),
+            env: record.env.to_string(),
+            missing: pending.missing.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for PendingNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): pending: {}; run `gitops-ledger approve {}`",
+            self.file,
+            self.record,
+            self.missing.join("; "),
+            self.record
+        )
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     /// With `--base`: the base revision the change was checked against.
@@ -90,6 +124,8 @@ pub struct Report {
     pub base: Option<String>,
     pub counts: Counts,
     pub violations: Vec<Violation>,
+    /// Records waiting for approvals (not failures).
+    pub pending: Vec<PendingNote>,
     pub warnings: Vec<String>,
     /// Every break-glass record checked, as warnings of their own.
     pub overrides: Vec<OverrideNote>,
@@ -104,6 +140,7 @@ impl Report {
 /// What checking one app found.
 struct AppVerdict {
     violations: Vec<Violation>,
+    pending: Vec<PendingNote>,
     records: usize,
     signatures: usize,
     /// The app folded for projection (rule 7).
@@ -111,72 +148,71 @@ struct AppVerdict {
     overrides: Vec<OverrideNote>,
 }
 
-/// Every rule over the whole tree. Apps are checked in parallel, each read,
+/// Every rule over the whole ledger. Apps are checked in parallel, each read,
 /// signature-checked and folded on its own, so memory holds one chain per
 /// core rather than the whole ledger, and a git pack is read app by app.
-pub fn verify(snapshot: &dyn Snapshot, options: &VerifyOptions, now: Timestamp) -> Result<Report, VerifyError> {
-    let loaded_policies = load_policies(snapshot)?;
-    let apps = list_apps(snapshot)?;
-    let policies = loaded_policies.value;
-    let mut violations = loaded_policies.problems;
-    violations.extend(apps.problems);
-    violations.extend(check_policies(&policies, now, options.trust.as_ref()));
+/// `held`: every chain, when the caller has read them already.
+pub fn verify(
+    ledger: &Ledger,
+    held: Option<&[Chain]>,
+    options: &VerifyOptions,
+    now: Timestamp,
+) -> Result<Report, VerifyError> {
+    let per_app = ledger.map_chains(held, |chain| check_chain(chain, ledger.policies(), now))?;
+    Ok(report(ledger, options, now, per_app))
+}
+
+/// Every record rule over one chain, and its fold for projection.
+fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict {
+    let records: Vec<&RecordFile> = chain.records.iter().collect();
+    let verdicts = batch_verdicts(&records, policies);
+    let mut violations = chain.problems.clone();
+    let mut history = AppHistory::default();
+    for (file, verdicts) in records.iter().zip(&verdicts) {
+        let candidate = Candidate { path: &file.path, record: &file.record, verdicts };
+        violations.extend(check_record(&candidate, &history, policies, now));
+        history.push(file, policies);
+    }
+    AppVerdict {
+        violations,
+        pending: chain.pending(policies).iter().map(PendingNote::of).collect(),
+        records: records.len(),
+        signatures: records.iter().map(|r| r.record.signatures.len()).sum(),
+        state: AppState { app: chain.app.clone(), history },
+        overrides: records.iter().filter_map(|r| OverrideNote::of(r)).collect(),
+    }
+}
+
+/// The policy rules, the projection of every app, and each app's verdict, as one report.
+fn report(ledger: &Ledger, options: &VerifyOptions, now: Timestamp, per_app: Vec<AppVerdict>) -> Report {
+    let mut violations = ledger.policy_violations(now, options.trust.as_ref());
+    violations.extend(ledger.layout_problems().iter().cloned());
     let mut warnings = Vec::new();
     if options.trust.is_none() {
-        if let Some(first) = policies.first() {
+        if let Some(first) = ledger.policy_files().first() {
             warnings.push(format!(
                 "policy version 1 ({}) was trusted on first use: nothing pins it, so a rewritten history with a new root would also pass; pin it with --trust {}",
                 first.path, first.id
             ));
         }
     }
-    let policy_set = Policies(&policies);
-    let per_app: Vec<AppVerdict> = apps
-        .value
-        .par_iter()
-        .map(|app| {
-            let chain = load_app(snapshot, app)?;
-            let records: Vec<&RecordFile> = chain.value.iter().collect();
-            let verdicts = batch_verdicts(&records, policy_set);
-            let mut out = chain.problems;
-            let mut history = AppHistory::default();
-            let mut before_pending_tail = None;
-            for (index, (file, verdicts)) in records.iter().zip(&verdicts).enumerate() {
-                let candidate = Candidate { path: &file.path, record: &file.record, verdicts };
-                let found = check_record(&candidate, &history, policy_set, now);
-                // A newest record below threshold does not move the projection.
-                if index + 1 == records.len() && found.iter().any(|v| v.rule == Rule::Threshold) {
-                    before_pending_tail = Some(history.clone());
-                }
-                out.extend(found);
-                history.apply(&file.record, &file.id);
-            }
-            let signatures = records.iter().map(|r| r.record.signatures.len()).sum();
-            let projected = AppState { app: app.clone(), history: before_pending_tail.unwrap_or(history) };
-            let overrides = records.iter().filter_map(|r| OverrideNote::of(r)).collect();
-            Ok(AppVerdict { violations: out, records: records.len(), signatures, state: projected, overrides })
-        })
-        .collect::<Result<_, StoreError>>()?;
-    let mut counts = Counts { policies: policies.len(), apps: apps.value.len(), ..Counts::default() };
+    let mut counts = Counts { policies: ledger.policy_files().len(), apps: ledger.apps().len(), ..Counts::default() };
     let mut states = Vec::with_capacity(per_app.len());
     let mut overrides = Vec::new();
+    let mut pending = Vec::new();
     for app in per_app {
         violations.extend(app.violations);
         overrides.extend(app.overrides);
+        pending.extend(app.pending);
         counts.records += app.records;
         counts.signatures += app.signatures;
         states.push(app.state);
     }
-    if let Some(newest) = policies.last() {
-        violations.extend(projection_drift(snapshot, &newest.policy, &states));
+    if let Some(newest) = ledger.newest_policy() {
+        violations.extend(drift_of(plan(ledger.snapshot(), &newest.policy, &states)));
     }
-    counts.pending = violations.iter().filter(|v| v.rule == Rule::Threshold).count();
-    Ok(Report { base: None, counts, violations, warnings, overrides })
-}
-
-/// Rule 7: what the projector would write, against what the tree holds.
-fn projection_drift(snapshot: &dyn Snapshot, policy: &crate::policy::Policy, states: &[AppState]) -> Vec<Violation> {
-    drift_of(plan(snapshot, policy, states))
+    counts.pending = pending.len();
+    Report { base: None, counts, violations, pending, warnings, overrides }
 }
 
 /// Drift of planned files; a file that cannot be projected is a violation too.
@@ -246,19 +282,16 @@ pub fn batch_verdicts(records: &[&RecordFile], policies: Policies) -> Vec<Signat
 /// trusted: it passed this check when it merged (run a full `verify` on the
 /// main branch as well).
 pub fn verify_change(
-    base: &dyn Snapshot,
-    head: &dyn Snapshot,
+    base: &Ledger,
+    head: &Ledger,
     options: &VerifyOptions,
     now: Timestamp,
 ) -> Result<Report, VerifyError> {
     let mut changes = BTreeMap::new();
-    changed_files(base, head, PROMOTIONS_DIR, &mut changes)?;
+    changed_files(base.snapshot(), head.snapshot(), PROMOTIONS_DIR, &mut changes)?;
 
-    let base_policies = load_policies(base)?.value;
-    let head_policies = load_policies(head)?;
-    let mut violations = head_policies.problems;
-    let policies = head_policies.value;
-    violations.extend(check_policies(&policies, now, options.trust.as_ref()));
+    let base_policies = base.policy_files();
+    let mut violations = head.policy_violations(now, options.trust.as_ref());
     let mut warnings = Vec::new();
     if options.trust.is_none() {
         if let Some(anchor) = base_policies.last() {
@@ -268,7 +301,7 @@ pub fn verify_change(
             ));
         }
     }
-    violations.extend(new_policies_signed_by_base_root(&base_policies, &policies, &changes));
+    violations.extend(new_policies_signed_by_base_root(base_policies, head.policy_files(), &changes));
 
     // Which apps the change touches, and which of their files it changed.
     let mut touched: BTreeMap<Name, BTreeMap<String, Change>> = BTreeMap::new();
@@ -280,24 +313,27 @@ pub fn verify_change(
             }
         }
     }
-    let apps = list_apps(head)?;
     violations.extend(
-        apps.problems.into_iter().filter(|v| changes.contains_key(&v.file) || !v.file.starts_with(&apps_prefix)),
+        head.layout_problems()
+            .iter()
+            .filter(|v| changes.contains_key(&v.file) || !v.file.starts_with(&apps_prefix))
+            .cloned(),
     );
 
-    let policy_set = Policies(&policies);
-    let newest_policy = policies.last().map(|p| p.policy.version);
-    let mut counts = Counts { policies: policies.len(), apps: touched.len(), ..Counts::default() };
+    let policy_set = head.policies();
+    let newest_policy = head.newest_policy().map(|p| p.policy.version);
+    let mut counts = Counts { policies: head.policy_files().len(), apps: touched.len(), ..Counts::default() };
     let mut parsed = BTreeSet::new();
     let mut touched_states = Vec::new();
     let mut overrides = Vec::new();
+    let mut pending = Vec::new();
     for (app, app_changes) in &touched {
-        let base_chain = load_app(base, app)?.value;
-        let chain = load_app(head, app)?;
-        violations.extend(chain.problems);
+        let base_chain = base.chain(app)?.records;
+        let chain = head.chain(app)?;
+        violations.extend(chain.problems.iter().cloned());
         let newest_in_base = base_chain.last().map(|r| r.path.clone());
         let mut history = AppHistory::default();
-        for file in &chain.value {
+        for file in &chain.records {
             parsed.insert(file.path.clone());
             match app_changes.get(&file.path) {
                 None => {}
@@ -335,12 +371,15 @@ pub fn verify_change(
                 counts.records += 1;
                 counts.signatures += file.record.signatures.len();
             }
-            history.apply(&file.record, &file.id);
+            history.push(file, policy_set);
         }
-        touched_states.push(fold_for_projection(app, &chain.value, policy_set));
+        pending.extend(
+            chain.pending(policy_set).iter().filter(|p| app_changes.contains_key(&p.file.path)).map(PendingNote::of),
+        );
+        touched_states.push(AppState { app: app.clone(), history });
     }
-    if let Some(newest) = policies.last() {
-        violations.extend(change_projection_drift(base, head, &base_policies, &newest.policy, &touched_states)?);
+    if head.newest_policy().is_some() {
+        violations.extend(change_projection_drift(base, head, &touched_states)?);
     }
     for (path, change) in &changes {
         if *change == Change::Deleted {
@@ -354,46 +393,31 @@ pub fn verify_change(
             violations.push(edited(path, None));
         }
     }
-    counts.pending = violations.iter().filter(|v| v.rule == Rule::Threshold).count();
-    Ok(Report { base: None, counts, violations, warnings, overrides })
+    counts.pending = pending.len();
+    Ok(Report { base: None, counts, violations, pending, warnings, overrides })
 }
 
 /// Rule 7 for a change: the touched apps' overlays and entries in
 /// versions.json must equal their projection; every other app's must be
 /// as in the base (which was consistent), so an overlay edited in a pull
 /// request without a record is caught without folding the whole ledger.
-fn change_projection_drift(
-    base: &dyn Snapshot,
-    head: &dyn Snapshot,
-    base_policies: &[PolicyFile],
-    policy: &crate::policy::Policy,
-    touched: &[AppState],
-) -> Result<Vec<Violation>, StoreError> {
-    let head_policies = load_policies(head)?.value;
-    if base_policies.last().map(|p| &p.policy.overlay) != Some(&policy.overlay) {
+fn change_projection_drift(base: &Ledger, head: &Ledger, touched: &[AppState]) -> Result<Vec<Violation>, StoreError> {
+    let Some(policy) = head.newest_policy().map(|p| &p.policy) else { return Ok(Vec::new()) };
+    if base.newest_policy().map(|p| &p.policy.overlay) != Some(&policy.overlay) {
         // The overlay layout itself changed: check everything.
-        let states = crate::project::fold_all(head, Policies(&head_policies))?;
-        return Ok(projection_drift(head, policy, &states));
+        let states = crate::project::fold_all(head, None)?;
+        return Ok(drift_of(plan(head.snapshot(), policy, &states)));
     }
-    let mut out = drift_of(plan_overlays(head, policy, touched));
+    let (base_tree, head_tree) = (base.snapshot(), head.snapshot());
+    let mut out = drift_of(plan_overlays(head_tree, policy, touched));
 
     let parse =
         |bytes: Option<Vec<u8>>| -> Option<serde_json::Value> { bytes.and_then(|b| serde_json::from_slice(&b).ok()) };
-    let base_versions = parse(read_optional(base, VERSIONS_PATH)?)
+    let base_versions = parse(read_optional(base_tree, VERSIONS_PATH)?)
         .unwrap_or_else(|| serde_json::json!({"schema": crate::project::VERSIONS_SCHEMA, "apps": {}}));
-    let mut expected = base_versions.clone();
+    let expected = with_entries(base_versions.clone(), touched);
     let touched_names: BTreeSet<&str> = touched.iter().map(|s| s.app.as_str()).collect();
-    if let Some(apps) = expected.get_mut("apps").and_then(serde_json::Value::as_object_mut) {
-        for state in touched {
-            let projected: serde_json::Value =
-                serde_json::from_slice(&versions_json(std::slice::from_ref(state))).unwrap_or_default();
-            match projected["apps"].get(state.app.as_str()) {
-                Some(entry) => apps.insert(state.app.to_string(), entry.clone()),
-                None => apps.remove(state.app.as_str()),
-            };
-        }
-    }
-    let head_bytes = read_optional(head, VERSIONS_PATH)?;
+    let head_bytes = read_optional(head_tree, VERSIONS_PATH)?;
     let head_versions = parse(head_bytes.clone());
     let nothing_promoted = expected["apps"].as_object().is_some_and(|a| a.is_empty());
     if head_versions.as_ref() != Some(&expected) && !(head_bytes.is_none() && nothing_promoted) {
@@ -417,7 +441,7 @@ fn change_projection_drift(
             let Ok(env_name) = Name::parse(env) else { continue };
             let Some(path) = policy.overlay_path(&app_name, &env_name) else { continue };
             let limit = MAX_POLICY_BYTES as u64;
-            if base.blob_id(&path, limit).ok() == head.blob_id(&path, limit).ok() {
+            if base_tree.blob_id(&path, limit).ok() == head_tree.blob_id(&path, limit).ok() {
                 continue;
             }
             let images = |tree: &dyn Snapshot| -> BTreeMap<String, FoundImage> {
@@ -427,7 +451,7 @@ fn change_projection_drift(
                     .and_then(|b| read_images(&String::from_utf8_lossy(&b)).ok())
                     .unwrap_or_default()
             };
-            let (before, after) = (images(base), images(head));
+            let (before, after) = (images(base_tree), images(head_tree));
             for name in entry["images"].as_object().into_iter().flat_map(|m| m.keys()) {
                 if before.get(name) != after.get(name) {
                     out.push(Violation::new(
@@ -476,15 +500,7 @@ fn new_policies_signed_by_base_root(
         .filter(|p| changes.get(&p.path) == Some(&Change::Added))
         .filter_map(|p| {
             let verdicts = signature_verdicts(&anchor.policy, &p.message, &p.policy.signatures);
-            let valid: BTreeSet<&Name> = p
-                .policy
-                .signatures
-                .iter()
-                .zip(&verdicts)
-                .filter(|(s, v)| v.is_ok() && root.signers.contains(&s.signer))
-                .map(|(s, _)| &s.signer)
-                .collect();
-            let missing = root.threshold.saturating_sub(valid.len() as u64);
+            let missing = missing_root(&anchor.policy, &p.policy.signatures, &verdicts);
             (missing > 0).then(|| {
                 Violation::new(
                     &p.path,

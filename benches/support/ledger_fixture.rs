@@ -93,8 +93,10 @@ pub fn ledger_with_overlays(dir: &Path, records: usize, apps: usize, overlay: Op
         // The projection a real repo holds (its overlays, when there are, stay stale on purpose).
         let tree = gitops_ledger::store::WorkTree::new(dir);
         let now = Timestamp::from_unix(START + 400 * 86_400 * 10).expect("time");
-        let files = gitops_ledger::append::projection(&tree, now).expect("projection");
-        gitops_ledger::append::write_projection(&tree, &files).expect("write projection");
+        let files = gitops_ledger::append::Transaction::begin(&tree).expect("lock").project_all(now).expect("project");
+        assert!(files.iter().all(|f| f.projected == std::fs::read(dir.join(&f.path)).unwrap_or_default()));
+        // Not a git repo yet, so the write lock was a file in the tree.
+        let _ = std::fs::remove_file(dir.join(".gitops-ledger.lock"));
     }
     for args in [
         &["init", "-q", "-b", "main"][..],

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use super::promote::{finish, report_written};
-use super::{load_key, CommandError, Context, ExitKind};
+use super::util::{load_key, report_applied, report_written, write_change, Context};
+use super::{CommandError, ExitKind};
+use crate::append::{Approve, WriteOptions};
 use crate::record::Name;
 
 /// Add your signature to the newest record of an app (an approval).
@@ -37,11 +38,10 @@ fn parse_target(text: &str) -> Result<(Name, u64), String> {
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let key = load_key(&args.key)?;
     let (app, seq) = args.target;
-    let before = std::fs::read(context.tree.path(&crate::record::record_path(&app, seq))).ok();
-    let written = crate::append::approve(&context.tree, &app, seq, &key, args.signer, context.clock.now())?;
-    report_written(context, &written)?;
-    let signer = written.record.signatures.last().map_or("", |s| s.signer.as_str());
-    let message = format!("chore({}): approve {} ({signer})\n", written.record.env, written.record.label());
-    finish(context, &app, (written.path.clone(), before), !args.no_project, args.commit.then_some(message.as_str()))?;
+    let change = Approve { app, seq, key: &key, signer: args.signer };
+    let options = WriteOptions { project: !args.no_project, commit: args.commit };
+    let applied = write_change(context, &change, options)?;
+    report_written(context, &applied.outcome)?;
+    report_applied(context, &applied)?;
     Ok(ExitKind::Holds)
 }

@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use super::{say, CommandError, Context, ExitKind, OutputFormat};
+use super::util::{say, Context};
+use super::{CommandError, ExitKind, OutputFormat};
 use crate::audit::{audit, AuditOptions};
 use crate::clock::Span;
 use crate::store::GitRepo;
@@ -31,16 +32,16 @@ fn parse_span(text: &str) -> Result<Span, String> {
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
-    let repo = GitRepo::discover(context.tree.root()).map_err(CommandError::usage)?;
+    let repo = GitRepo::discover(context.tree.root())?;
     let options = AuditOptions {
         all_parents: args.all_parents,
         skew_seconds: args.skew.seconds(),
         backdate_seconds: args.backdate.seconds(),
     };
-    let report = audit(&repo, &args.rev, &options).map_err(CommandError::usage)?;
+    let report = audit(&repo, &args.rev, &options)?;
     match args.format {
         OutputFormat::Json => {
-            let text = serde_json::to_string_pretty(&report).map_err(CommandError::usage)?;
+            let text = serde_json::to_string_pretty(&report)?;
             say!(context, "{text}");
         }
         OutputFormat::Text => {

@@ -1,19 +1,22 @@
-//! Error kinds and the exit codes they map to.
+//! Why a command failed, and the one place that decides its exit code.
 
 use std::fmt;
 
 use crate::append::AppendError;
+use crate::audit::AuditError;
+use crate::clock::ClockError;
 use crate::project::ProjectError;
+use crate::record::RecordError;
 use crate::sign::SignError;
 use crate::store::StoreError;
 use crate::verify::VerifyError;
 
 /// How a command ended, as its exit code says it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ExitKind {
-    /// 0: everything holds.
+    /// 0: everything holds (pending approvals are reported, not failures).
     Holds,
-    /// 1: a rule failed, drift, or approvals are pending.
+    /// 1: a rule failed, or drift.
     RuleFailed,
     /// 2: the command line was wrong, or reading/writing failed.
     Usage,
@@ -29,69 +32,122 @@ impl ExitKind {
     }
 }
 
+/// What went wrong, with the library's error kept as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Clock(#[from] ClockError),
+    /// Something clap cannot check alone (a flag that needs another).
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+    #[error("cannot encode JSON output: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl CliError {
+    /// The exit class of every error, decided here and nowhere else.
+    pub fn exit_kind(&self) -> ExitKind {
+        match self {
+            CliError::Append(err) => append_exit_kind(err),
+            CliError::Store(err) => store_exit_kind(err),
+            CliError::Project(err) => project_exit_kind(err),
+            // A ledger file (or a record about to be written) outside its schema.
+            CliError::Record(_) => ExitKind::RuleFailed,
+            CliError::Sign(_)
+            | CliError::Verify(_)
+            | CliError::Audit(_)
+            | CliError::Clock(_)
+            | CliError::Usage(_)
+            | CliError::Read { .. }
+            | CliError::Write { .. }
+            | CliError::Output(_)
+            | CliError::Json(_) => ExitKind::Usage,
+        }
+    }
+}
+
+fn append_exit_kind(err: &AppendError) -> ExitKind {
+    match err {
+        AppendError::Refused(_) => ExitKind::RuleFailed,
+        // A ledger file that does not parse is a broken rule of the repo, not a usage error.
+        AppendError::Record(_) | AppendError::Policy(_) => ExitKind::RuleFailed,
+        AppendError::Store(err) => store_exit_kind(err),
+        AppendError::Project(err) => project_exit_kind(err),
+        AppendError::Undone(source) | AppendError::UndoFailed { source, .. } => append_exit_kind(source),
+        AppendError::Usage(_) | AppendError::Sign(_) | AppendError::Canonical(_) => ExitKind::Usage,
+    }
+}
+
+fn store_exit_kind(err: &StoreError) -> ExitKind {
+    match err {
+        // Refused like a rule: nothing was written, and running it again is the fix.
+        StoreError::Busy { .. } | StoreError::Exists { .. } => ExitKind::RuleFailed,
+        _ => ExitKind::Usage,
+    }
+}
+
+fn project_exit_kind(err: &ProjectError) -> ExitKind {
+    match err {
+        // An overlay the projector cannot or may not edit: refused like a rule.
+        ProjectError::Overlay { .. } | ProjectError::MissingOverlay { .. } => ExitKind::RuleFailed,
+        ProjectError::Store(err) => store_exit_kind(err),
+    }
+}
+
+/// A failed command: the error, and what the user can do about it.
 #[derive(Debug)]
 pub struct CommandError {
-    pub kind: ExitKind,
-    pub message: String,
+    pub error: CliError,
+    pub hints: Vec<String>,
 }
 
 impl CommandError {
-    pub fn usage(message: impl fmt::Display) -> Self {
-        CommandError { kind: ExitKind::Usage, message: message.to_string() }
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::Usage(message.into()).into()
     }
 
-    pub fn io(err: std::io::Error) -> Self {
-        CommandError { kind: ExitKind::Usage, message: format!("cannot write output: {err}") }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
     }
 
-    pub fn rule(message: impl fmt::Display) -> Self {
-        CommandError { kind: ExitKind::RuleFailed, message: message.to_string() }
+    pub fn exit_kind(&self) -> ExitKind {
+        self.error.exit_kind()
     }
 }
 
-impl From<AppendError> for CommandError {
-    fn from(err: AppendError) -> Self {
-        match err {
-            AppendError::Refused(_) => CommandError::rule(err),
-            // A ledger file that does not parse is a broken rule of the repo, not a usage error.
-            AppendError::Record(_) | AppendError::Policy(_) => CommandError::rule(err),
-            AppendError::Store(StoreError::Exists { .. }) => CommandError::rule(err),
-            // An overlay the projector cannot or may not edit: refused like a rule.
-            AppendError::Project(ProjectError::Overlay { .. } | ProjectError::MissingOverlay { .. }) => {
-                CommandError::rule(err)
-            }
-            AppendError::Project(ProjectError::Store(_)) => CommandError::usage(err),
-            AppendError::Usage(_) | AppendError::Store(_) | AppendError::Sign(_) | AppendError::Canonical(_) => {
-                CommandError::usage(err)
-            }
+impl<E: Into<CliError>> From<E> for CommandError {
+    fn from(err: E) -> Self {
+        CommandError { error: err.into(), hints: Vec::new() }
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.error)?;
+        for hint in &self.hints {
+            write!(f, "\nhint: {hint}")?;
         }
-    }
-}
-
-impl From<StoreError> for CommandError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            // Refused like a rule: nothing was written, and running it again is the fix.
-            StoreError::Busy { .. } | StoreError::Exists { .. } => CommandError::rule(err),
-            other => CommandError::usage(other),
-        }
-    }
-}
-
-impl From<SignError> for CommandError {
-    fn from(err: SignError) -> Self {
-        CommandError::usage(err)
-    }
-}
-
-impl From<VerifyError> for CommandError {
-    fn from(err: VerifyError) -> Self {
-        CommandError::usage(err)
-    }
-}
-
-impl From<crate::record::RecordError> for CommandError {
-    fn from(err: crate::record::RecordError) -> Self {
-        CommandError::usage(err)
+        Ok(())
     }
 }

@@ -4,22 +4,25 @@ use std::path::PathBuf;
 
 use sha2::Digest as _;
 
-use super::promote::{finish, parse_at, report_written};
-use super::{load_key, CommandError, Context, ExitKind};
-use crate::append::EvidenceRequest;
+use super::util::{load_key, parse_at, read_file, report_applied, report_written, write_change, Context};
+use super::{CommandError, ExitKind};
+use crate::append::{AddEvidence, EvidenceRequest, WriteOptions};
 use crate::clock::Timestamp;
 use crate::record::{Evidence, EvidenceResult, Name};
 
 /// Append signed evidence (a check's pass or fail) for the images an environment runs now.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The app, as named under promotions/apps/.
     #[arg(long, value_name = "APP")]
     pub app: Name,
+    /// The environment whose running images the evidence is about.
     #[arg(long, value_name = "ENV")]
     pub env: Name,
     /// The evidence type, e.g. smoke-test, image-scan, sast (the policy's `requires` names them).
     #[arg(long = "type", value_name = "TYPE")]
     pub kind: Name,
+    /// Whether the check passed or failed.
     #[arg(long, value_enum)]
     pub result: ResultArg,
     /// Where the report lives, e.g. the CI run.
@@ -44,18 +47,16 @@ pub struct Args {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ResultArg {
+    /// The check passed.
     Pass,
+    /// The check failed: a required type blocks promotion until a later pass.
     Fail,
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let key = load_key(&args.key)?;
     let sha256 = match &args.report {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| CommandError::usage(format!("cannot read report {}: {e}", path.display())))?;
-            Some(sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
-        }
+        Some(path) => Some(sha2::Sha256::digest(read_file(path)?).iter().map(|b| format!("{b:02x}")).collect()),
         None => None,
     };
     let result = match args.result {
@@ -69,17 +70,10 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         signer: args.signer,
         at: args.at,
     };
-    let written = crate::append::evidence(&context.tree, request, &key, context.clock.now())?;
-    report_written(context, &written)?;
-    let record = &written.record;
-    let message = format!(
-        "chore({}): {} {} for {}\n",
-        record.env,
-        record.evidence.as_ref().map_or("", |e| e.kind.as_str()),
-        record.evidence.as_ref().map_or(String::new(), |e| e.result.to_string()),
-        record.app
-    );
     // Evidence moves no image, but projecting keeps the step uniform and cheap.
-    finish(context, &written.record.app, (written.path.clone(), None), true, args.commit.then_some(message.as_str()))?;
+    let options = WriteOptions { project: true, commit: args.commit };
+    let applied = write_change(context, &AddEvidence { request, key: &key }, options)?;
+    report_written(context, &applied.outcome)?;
+    report_applied(context, &applied)?;
     Ok(ExitKind::Holds)
 }

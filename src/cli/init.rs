@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{say, CommandError, Context, ExitKind};
+use super::util::{read_file, say, write_change, Context};
+use super::{CommandError, ExitKind};
+use crate::append::{Init, WriteOptions};
 use crate::record::Name;
 use crate::sign::PolicyKey;
 
@@ -27,14 +29,16 @@ fn parse_key_arg(text: &str) -> Result<(Name, PathBuf), String> {
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let mut keys = BTreeMap::new();
     for (name, file) in args.keys {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| CommandError::usage(format!("cannot read public key {}: {e}", file.display())))?;
-        let key = PolicyKey::parse(text.trim()).map_err(|e| CommandError::usage(format!("{}: {e}", file.display())))?;
+        let text = String::from_utf8_lossy(&read_file(&file)?).into_owned();
+        let key = PolicyKey::parse(text.trim()).map_err(|e| {
+            CommandError::from(e).with_hint(format!("{} should hold one public key line", file.display()))
+        })?;
         if keys.insert(name.clone(), key).is_some() {
             return Err(CommandError::usage(format!("--key {name} is given twice")));
         }
     }
-    let path = crate::append::init(&context.tree, keys, args.ci, context.clock.now())?;
+    let change = Init { keys, ci: args.ci };
+    let path = write_change(context, &change, WriteOptions { project: false, commit: false })?.outcome;
     say!(context, "wrote {path} (unsigned template)");
     say!(context, "next: edit it (keys, signers, thresholds, soak, freeze, overlay), then sign it with the root keys:");
     say!(context, "  gitops-ledger policy sign --key <root key>   (once per root signer)");

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{say, CommandError, Context, ExitKind};
+use super::util::{say, Context};
+use super::{CommandError, ExitKind};
 use crate::sign::{public_path, SigningKey};
 
 /// Write a new OpenSSH ed25519 key pair: FILE (private, mode 0600) and FILE.pub.

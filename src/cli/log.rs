@@ -2,7 +2,10 @@
 
 use std::io::Write;
 
-use super::{say, CommandError, Context, ExitKind, OutputFormat, Window};
+use super::util::{say, Context};
+use super::{CommandError, ExitKind, OutputFormat, Window};
+use crate::history::in_time_order;
+use crate::ledger::Ledger;
 use crate::record::Name;
 
 /// The history of promotions, rollbacks and evidence, newest first.
@@ -19,7 +22,9 @@ pub struct Args {
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
-    let mut records = crate::history::all_records(&context.tree, args.app.as_ref()).map_err(CommandError::usage)?;
+    let ledger = Ledger::load(&context.tree)?;
+    let chains = ledger.chains(args.app.as_ref())?;
+    let mut records = in_time_order(&chains);
     records.retain(|r| {
         args.env.as_ref().is_none_or(|e| &r.record.env == e)
             && args.window.since.is_none_or(|s| r.record.at >= s)
@@ -30,7 +35,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         OutputFormat::Json => {
             let entries: Vec<serde_json::Value> =
                 records.iter().map(|r| serde_json::json!({"path": r.path, "id": r.id, "record": r.record})).collect();
-            let text = serde_json::to_string_pretty(&entries).map_err(CommandError::usage)?;
+            let text = serde_json::to_string_pretty(&entries)?;
             say!(context, "{text}");
         }
         OutputFormat::Text => {

@@ -22,13 +22,15 @@ mod replay;
 mod report;
 mod stats;
 mod status;
+mod util;
 mod verify;
 
-pub use error::{CommandError, ExitKind};
+pub use error::{CliError, CommandError, ExitKind};
 pub use reference::reference_markdown;
 
 use crate::clock::Clock;
 use crate::store::WorkTree;
+use util::{Context, Output};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,8 +38,8 @@ use crate::store::WorkTree;
     version,
     about = "Signed, hash-chained record of GitOps environment promotions, kept in the config repo",
     long_about = "Signed, hash-chained record of GitOps environment promotions, kept in the config repo.\n\n\
-        Exit codes, for every command: 0 everything holds, 1 a rule failed (or drift, or pending approvals), \
-        2 usage or I/O error.",
+        Exit codes, for every command: 0 everything holds (pending approvals are reported, not failures), \
+        1 a rule failed (or drift), 2 usage or I/O error.",
     propagate_version = true
 )]
 pub struct Cli {
@@ -80,18 +82,11 @@ pub enum OutputFormat {
 #[derive(Debug, clap::Args)]
 pub struct Window {
     /// Only records at or after this moment (RFC 3339 UTC, whole seconds).
-    #[arg(long, value_name = "RFC3339", value_parser = promote::parse_at)]
+    #[arg(long, value_name = "RFC3339", value_parser = util::parse_at)]
     pub since: Option<crate::clock::Timestamp>,
     /// Only records at or before this moment.
-    #[arg(long, value_name = "RFC3339", value_parser = promote::parse_at)]
+    #[arg(long, value_name = "RFC3339", value_parser = util::parse_at)]
     pub until: Option<crate::clock::Timestamp>,
-}
-
-/// What every subcommand gets.
-pub struct Context {
-    pub tree: WorkTree,
-    pub clock: Clock,
-    pub out: Box<dyn Write>,
 }
 
 /// Parses the process arguments, runs the command, and maps the outcome to
@@ -104,31 +99,17 @@ pub fn run() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
-    match execute(cli) {
-        Ok(kind) => ExitCode::from(kind.code()),
-        Err(err) => {
-            let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {}", err.message);
-            ExitCode::from(err.kind.code())
-        }
-    }
+    let kind = execute(cli).unwrap_or_else(|err| {
+        let _ = writeln!(std::io::stderr().lock(), "{err}");
+        err.exit_kind()
+    });
+    ExitCode::from(kind.code())
 }
 
 fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
-    let clock = Clock::from_env().map_err(CommandError::usage)?;
-    let mut context = Context { tree: WorkTree::new(cli.dir), clock, out: Box::new(std::io::stdout()) };
-    let writes = matches!(
-        cli.command,
-        Command::Init(_)
-            | Command::Policy(_)
-            | Command::Promote(_)
-            | Command::Approve(_)
-            | Command::Evidence(_)
-            | Command::Project(project::Args { check: false })
-    );
-    // Held until the command returns, projection and commit included.
-    let _lock = if writes { Some(context.tree.lock().map_err(CommandError::from)?) } else { None };
-    match cli.command {
+    let clock = Clock::from_env()?;
+    let mut context = Context { tree: WorkTree::new(cli.dir), clock, out: Output::new(Box::new(std::io::stdout())) };
+    let kind = match cli.command {
         Command::Keygen(args) => keygen::run(&mut context, args),
         Command::Init(args) => init::run(&mut context, args),
         Command::Policy(command) => policy::run(&mut context, command),
@@ -143,39 +124,12 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Audit(args) => audit::run(&mut context, args),
         Command::Report(args) => report::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
-    }
+    }?;
+    context.out.flush().map_err(CliError::Output)?;
+    Ok(kind)
 }
 
 /// The clap command tree, for the generated reference.
 pub fn command() -> clap::Command {
     Cli::command()
-}
-
-/// Writes a line to the command's output; a closed stdout is an I/O error.
-macro_rules! say {
-    ($context:expr, $($arg:tt)*) => {
-        writeln!($context.out, $($arg)*).map_err($crate::cli::CommandError::io)?
-    };
-}
-pub(crate) use say;
-
-/// Loads `--key` with the passphrase from the environment, if any.
-/// Like ssh-keygen, it warns about a private key others can read; unlike
-/// ssh-keygen it still signs, since CI secrets are often mounted 0644.
-pub(crate) fn load_key(path: &std::path::Path) -> Result<crate::sign::SigningKey, CommandError> {
-    let key = crate::sign::SigningKey::load(path, crate::sign::SigningKey::passphrase_from_env())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                eprintln!(
-                    "warning: private key {} is readable by others (mode {mode:04o}); run chmod 600 on it",
-                    path.display()
-                );
-            }
-        }
-    }
-    Ok(key)
 }

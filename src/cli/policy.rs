@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{load_key, say, CommandError, Context, ExitKind};
+use super::util::{load_key, say, write_change, Context};
+use super::{CommandError, ExitKind};
+use crate::append::{NewPolicyVersion, SignPolicy, WriteOptions};
 use crate::record::Name;
 
 /// Sign or start a policy version.
@@ -29,7 +31,8 @@ pub fn run(context: &mut Context, command: Command) -> Result<ExitKind, CommandE
     match command {
         Command::Sign(args) => {
             let key = load_key(&args.key)?;
-            let signed = crate::append::sign_policy(&context.tree, &key, args.signer, context.clock.now())?;
+            let change = SignPolicy { key: &key, signer: args.signer };
+            let signed = write_change(context, &change, WriteOptions { project: false, commit: false })?.outcome;
             say!(context, "signed {} (policy version {}) as {}", signed.path, signed.version, signed.signer);
             if signed.outstanding.is_empty() {
                 say!(context, "policy version {} is fully signed; id {}", signed.version, signed.id);
@@ -45,7 +48,8 @@ pub fn run(context: &mut Context, command: Command) -> Result<ExitKind, CommandE
             }
         }
         Command::New => {
-            let path = crate::append::new_policy_version(&context.tree, context.clock.now())?;
+            let path =
+                write_change(context, &NewPolicyVersion, WriteOptions { project: false, commit: false })?.outcome;
             say!(context, "wrote {path} (unsigned copy of the newest version)");
             say!(context, "next: edit it, then `gitops-ledger policy sign` with the root keys of the previous and the new version");
             Ok(ExitKind::Holds)

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{say, CommandError, Context, ExitKind};
-use crate::history::{all_records, dora};
+use super::util::{say, Context};
+use super::{CliError, CommandError, ExitKind};
+use crate::history::{dora, in_time_order, Dora};
+use crate::ledger::Ledger;
 use crate::report::{render, ReportInput};
 use crate::verify::{verify, VerifyOptions};
 
@@ -19,32 +21,30 @@ pub struct Args {
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let now = context.clock.now();
-    let policies = crate::ledger::load_policies(&context.tree).map_err(CommandError::usage)?.value;
-    let environments: Vec<String> =
-        policies.last().map(|p| p.policy.environments.iter().map(|e| e.name.to_string()).collect()).unwrap_or_default();
-    let production = policies
-        .last()
-        .and_then(|p| p.policy.environments.last())
-        .map(|e| e.name.clone())
-        .ok_or_else(|| CommandError::usage("there is no policy to report on"))?;
-    let records = all_records(&context.tree, None).map_err(CommandError::usage)?;
-    let verification = verify(&context.tree, &VerifyOptions::default(), now)?;
+    let ledger = Ledger::load(&context.tree)?;
+    let production =
+        ledger.production().cloned().ok_or_else(|| CommandError::usage("there is no policy to report on"))?;
+    let chains = ledger.chains(None)?;
+    let records = in_time_order(&chains);
+    let verification = verify(&ledger, Some(&chains), &VerifyOptions::default(), now)?;
     let overall = dora(&records, &production, None, None);
-    let mut per_app = BTreeMap::new();
-    for app in records.iter().map(|r| r.record.app.to_string()).collect::<std::collections::BTreeSet<_>>() {
-        let own: Vec<_> = records.iter().filter(|r| r.record.app.as_str() == app).cloned().collect();
-        per_app.insert(app, dora(&own, &production, None, None));
-    }
+    let per_app: BTreeMap<String, Dora> = chains
+        .iter()
+        .filter(|chain| !chain.records.is_empty())
+        .map(|chain| {
+            (chain.app.to_string(), dora(&in_time_order(std::slice::from_ref(chain)), &production, None, None))
+        })
+        .collect();
     let html = render(&ReportInput {
         generated: now,
-        environments: &environments,
+        environments: &ledger.environments(),
         records: &records,
         verification: &verification,
         overall: &overall,
         per_app: &per_app,
     });
     std::fs::write(&args.out, html)
-        .map_err(|e| CommandError::usage(format!("cannot write {}: {e}", args.out.display())))?;
+        .map_err(|source| CliError::Write { path: args.out.display().to_string(), source })?;
     say!(context, "wrote {} ({} records of {} apps)", args.out.display(), records.len(), per_app.len());
     Ok(ExitKind::Holds)
 }

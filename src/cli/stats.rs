@@ -2,8 +2,10 @@
 
 use std::io::Write;
 
-use super::{say, CommandError, Context, ExitKind, OutputFormat, Window};
-use crate::history::{dora, human_duration, Dora};
+use super::util::{say, Context};
+use super::{CommandError, ExitKind, OutputFormat, Window};
+use crate::history::{dora, human_duration, in_time_order, Dora};
+use crate::ledger::Ledger;
 use crate::record::Name;
 
 /// DORA figures from the ledger: deployment frequency, lead time, change failure rate, time to restore.
@@ -18,32 +20,25 @@ pub struct Args {
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
-    let policies = crate::ledger::load_policies(&context.tree).map_err(CommandError::usage)?.value;
-    let production = policies
-        .last()
-        .and_then(|p| p.policy.environments.last())
-        .map(|e| e.name.clone())
+    let ledger = Ledger::load(&context.tree)?;
+    let production = ledger
+        .production()
+        .cloned()
         .ok_or_else(|| CommandError::usage("there is no policy, so no production environment to measure"))?;
-    let records = crate::history::all_records(&context.tree, args.app.as_ref()).map_err(CommandError::usage)?;
-    let overall = dora(&records, &production, args.window.since, args.window.until);
-    let mut apps: Vec<Name> = records.iter().map(|r| r.record.app.clone()).collect();
-    apps.dedup();
-    apps.sort();
-    apps.dedup();
-    let per_app: Vec<(Name, Dora)> = apps
-        .into_iter()
-        .map(|app| {
-            let own: Vec<_> = records.iter().filter(|r| r.record.app == app).cloned().collect();
-            let figures = dora(&own, &production, args.window.since, args.window.until);
-            (app, figures)
-        })
+    let chains = ledger.chains(args.app.as_ref())?;
+    let (since, until) = (args.window.since, args.window.until);
+    let overall = dora(&in_time_order(&chains), &production, since, until);
+    let per_app: Vec<(Name, Dora)> = chains
+        .iter()
+        .filter(|chain| !chain.records.is_empty())
+        .map(|chain| (chain.app.clone(), dora(&in_time_order(std::slice::from_ref(chain)), &production, since, until)))
         .collect();
     match args.format {
         OutputFormat::Json => {
             let apps: serde_json::Map<String, serde_json::Value> =
                 per_app.iter().map(|(app, d)| (app.to_string(), serde_json::to_value(d).unwrap_or_default())).collect();
             let value = serde_json::json!({"production": production, "overall": overall, "apps": apps});
-            let text = serde_json::to_string_pretty(&value).map_err(CommandError::usage)?;
+            let text = serde_json::to_string_pretty(&value)?;
             say!(context, "{text}");
         }
         OutputFormat::Text => {

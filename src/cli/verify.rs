@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use super::{say, CommandError, Context, ExitKind};
+use super::util::{say, Context};
+use super::{CommandError, ExitKind};
+use crate::ledger::Ledger;
 use crate::record::RecordId;
 use crate::store::{GitTree, Snapshot};
 use crate::verify::{verify, verify_change, Report, VerifyOptions};
@@ -38,21 +40,22 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     let options = VerifyOptions { trust: args.trust };
     let now = context.clock.now();
     let rev_tree = match &args.rev {
-        Some(rev) => Some(GitTree::open(context.tree.root(), rev).map_err(CommandError::usage)?),
+        Some(rev) => Some(open_rev(context, rev)?),
         None => None,
     };
-    let head: &dyn Snapshot = match &rev_tree {
+    let head_tree: &dyn Snapshot = match &rev_tree {
         Some(tree) => tree,
         None => &context.tree,
     };
+    let head = Ledger::load(head_tree)?;
     let report = match &args.base {
         Some(base) => {
-            let base = GitTree::open(context.tree.root(), base).map_err(CommandError::usage)?;
-            let mut report = verify_change(&base, head, &options, now)?;
-            report.base = Some(format!("{} ({})", base.rev, base.commit));
+            let base_tree = open_rev(context, base)?;
+            let mut report = verify_change(&Ledger::load(&base_tree)?, &head, &options, now)?;
+            report.base = Some(format!("{} ({})", base_tree.rev, base_tree.commit));
             report
         }
-        None => verify(head, &options, now)?,
+        None => verify(&head, None, &options, now)?,
     };
     match args.format {
         Format::Text => write_text(context, &report)?,
@@ -60,6 +63,15 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         Format::Github => write_github(context, &report)?,
     }
     Ok(if report.holds() { ExitKind::Holds } else { ExitKind::RuleFailed })
+}
+
+/// A revision's tree, read through git objects.
+fn open_rev(context: &Context, rev: &str) -> Result<GitTree, CommandError> {
+    GitTree::open(context.tree.root(), rev).map_err(|err| {
+        CommandError::from(err).with_hint(format!(
+            "a CI checkout is often shallow: fetch the revision first (git fetch --depth=1 origin {rev})"
+        ))
+    })
 }
 
 fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError> {
@@ -71,6 +83,9 @@ fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError
     }
     for violation in &report.violations {
         say!(context, "{violation}");
+    }
+    for pending in &report.pending {
+        say!(context, "{pending}");
     }
     let c = &report.counts;
     let what = match &report.base {
@@ -88,10 +103,14 @@ fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError
         0 => String::new(),
         n => format!(" ({n} break-glass override{} reported above)", if n == 1 { "" } else { "s" }),
     };
+    let pending = match c.pending {
+        0 => String::new(),
+        n => format!("; {n} record{} pending approval (not a failure)", if n == 1 { "" } else { "s" }),
+    };
     if report.holds() {
-        say!(context, "ok: {summary}: every rule holds{overrides}");
+        say!(context, "ok: {summary}: every rule holds{overrides}{pending}");
     } else {
-        say!(context, "FAILED: {summary}: {} violation(s), {} pending", report.violations.len(), c.pending);
+        say!(context, "FAILED: {summary}: {} violation(s){pending}", report.violations.len());
     }
     Ok(())
 }
@@ -102,10 +121,11 @@ fn write_json(context: &mut Context, report: &Report) -> Result<(), CommandError
         "base": report.base,
         "counts": report.counts,
         "violations": report.violations,
+        "pending": report.pending,
         "warnings": report.warnings,
         "overrides": report.overrides,
     });
-    let text = serde_json::to_string_pretty(&value).map_err(CommandError::usage)?;
+    let text = serde_json::to_string_pretty(&value)?;
     say!(context, "{text}");
     Ok(())
 }
@@ -129,6 +149,15 @@ fn write_github(context: &mut Context, report: &Report) -> Result<(), CommandErr
             "::warning file={},title={}::{}",
             escape_property(&note.file),
             escape_property(&format!("break-glass override ({})", note.record)),
+            escape_data(&note.to_string())
+        );
+    }
+    for note in &report.pending {
+        say!(
+            context,
+            "::notice file={},title={}::{}",
+            escape_property(&note.file),
+            escape_property(&format!("pending approval ({})", note.record)),
             escape_data(&note.to_string())
         );
     }

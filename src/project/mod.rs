@@ -1,23 +1,22 @@
 //! The projector: the ledger folded into what Argo CD or Flux reconcile —
 //! the `images:` entries of each overlay the policy names, and
 //! `versions.json`. A pure function of the ledger: projecting twice changes
-//! nothing. A record still below its threshold (only the newest of an app can
-//! be) does not move an overlay until it is approved.
+//! nothing. A record still below its threshold (pending) does not move an
+//! overlay until it is approved.
 
 pub mod overlay;
 mod yaml;
 
-use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use crate::chain::AppHistory;
-use crate::ledger::{list_apps, load_app, RecordFile};
+use crate::chain::{AppHistory, Chain};
+use crate::ledger::Ledger;
 use crate::policy::Policy;
 use crate::record::Name;
-use crate::rules::{missing_approvals, signature_verdicts, Policies, Rule, Violation};
+use crate::rules::{Rule, Violation};
 use crate::store::{Snapshot, StoreError};
 use overlay::{FoundImage, WantedImage};
 
@@ -60,32 +59,22 @@ pub struct AppState {
     pub history: AppHistory,
 }
 
-/// Folds an app's chain for projection: every record, except a newest one
-/// that is still below its environment's threshold.
-pub fn fold_for_projection<R: std::borrow::Borrow<RecordFile>>(
-    app: &Name,
-    records: &[R],
-    policies: Policies,
-) -> AppState {
-    let tail_pending = records.last().map(Borrow::borrow).is_some_and(|last: &RecordFile| {
-        policies.get(last.record.policy).is_some_and(|policy| {
-            let verdicts = signature_verdicts(&policy.policy, &last.message, &last.record.signatures);
-            missing_approvals(&last.record, &policy.policy, &verdicts) > 0
-        })
-    });
-    let counted = if tail_pending { &records[..records.len() - 1] } else { records };
-    let mut history = AppHistory::default();
-    for file in counted {
-        let file: &RecordFile = file.borrow();
-        history.apply(&file.record, &file.id);
+/// Every app of the ledger, folded for projection; `changed`, a chain a
+/// write is making (perhaps of an app the ledger did not have yet), in place
+/// of what the tree holds for that app.
+pub fn fold_all(ledger: &Ledger, changed: Option<&Chain>) -> Result<Vec<AppState>, StoreError> {
+    let policies = ledger.policies();
+    let mut states: Vec<AppState> = ledger
+        .apps()
+        .par_iter()
+        .filter(|app| changed.is_none_or(|c| &c.app != *app))
+        .map(|app| Ok(ledger.chain(app)?.fold_for_projection(policies)))
+        .collect::<Result<_, StoreError>>()?;
+    if let Some(chain) = changed {
+        states.push(chain.fold_for_projection(policies));
+        states.sort_by(|a, b| a.app.cmp(&b.app));
     }
-    AppState { app: app.clone(), history }
-}
-
-/// Every app of the tree, folded for projection.
-pub fn fold_all(snapshot: &dyn Snapshot, policies: Policies) -> Result<Vec<AppState>, StoreError> {
-    let apps = list_apps(snapshot)?.value;
-    apps.par_iter().map(|app| Ok(fold_for_projection(app, &load_app(snapshot, app)?.value, policies))).collect()
+    Ok(states)
 }
 
 /// One file the projection decides.
@@ -110,26 +99,41 @@ impl ProjectedFile {
     }
 }
 
+/// An app's entry in `versions.json`: per environment, the newest record
+/// that took effect and the whole image state; None when nothing runs yet.
+pub fn versions_entry(state: &AppState) -> Option<Value> {
+    let mut envs = serde_json::Map::new();
+    for (env, history) in state.history.envs() {
+        let Some(newest) = history.newest() else { continue };
+        let images: serde_json::Map<String, Value> =
+            history.state().iter().map(|(name, s)| (name.to_string(), json!(s.digest.as_str()))).collect();
+        envs.insert(
+            env.to_string(),
+            json!({"seq": newest.seq, "id": newest.id.as_str(), "at": newest.at.to_string(), "images": images}),
+        );
+    }
+    (!envs.is_empty()).then_some(Value::Object(envs))
+}
+
 /// `versions.json`: keys sorted, 2-space indent, trailing newline.
 pub fn versions_json(states: &[AppState]) -> Vec<u8> {
-    let mut apps = serde_json::Map::new();
-    for state in states {
-        let mut envs = serde_json::Map::new();
-        for (env, history) in state.history.envs() {
-            let Some(newest) = history.newest() else { continue };
-            let images: serde_json::Map<String, Value> =
-                history.state().iter().map(|(name, s)| (name.to_string(), json!(s.digest.as_str()))).collect();
-            envs.insert(
-                env.to_string(),
-                json!({"seq": newest.seq, "id": newest.id.as_str(), "at": newest.at.to_string(), "images": images}),
-            );
-        }
-        if !envs.is_empty() {
-            apps.insert(state.app.to_string(), Value::Object(envs));
+    let empty = json!({"schema": VERSIONS_SCHEMA, "apps": {}});
+    crate::record::pretty_json(&with_entries(empty, states))
+}
+
+/// `versions` (a parsed versions.json) with the entries of `states` put in
+/// place, each replacing that app's entry or removing it when the app runs
+/// nothing. serde_json's map is ordered by key, so the result is sorted.
+pub fn with_entries(mut versions: Value, states: &[AppState]) -> Value {
+    if let Some(apps) = versions.get_mut("apps").and_then(Value::as_object_mut) {
+        for state in states {
+            match versions_entry(state) {
+                Some(entry) => apps.insert(state.app.to_string(), entry),
+                None => apps.remove(state.app.as_str()),
+            };
         }
     }
-    // serde_json's map is ordered by key, so this is sorted at every level.
-    crate::record::pretty_json(&json!({"schema": VERSIONS_SCHEMA, "apps": apps}))
+    versions
 }
 
 /// What every projected file should hold, read against `snapshot`; a file
@@ -144,6 +148,40 @@ pub fn plan(snapshot: &dyn Snapshot, policy: &Policy, states: &[AppState]) -> Ve
     let mut files = vec![versions.map_err(ProjectError::from)];
     files.extend(plan_overlays(snapshot, policy, states));
     files
+}
+
+/// What projecting the whole ledger writes, under its newest policy, with
+/// `changed` as in [`fold_all`].
+pub fn plan_ledger(ledger: &Ledger, changed: Option<&Chain>) -> Result<Vec<ProjectedFile>, ProjectError> {
+    let Some(newest) = ledger.newest_policy() else { return Ok(Vec::new()) };
+    let states = fold_all(ledger, changed)?;
+    plan(ledger.snapshot(), &newest.policy, &states).into_iter().collect()
+}
+
+/// The projection after one app's chain changed: that app's overlays, and
+/// its entry in versions.json with every other app's entry kept as it is (a
+/// full `project` or `verify` checks those). This keeps an append's cost
+/// independent of the size of the ledger. Without a readable versions.json
+/// it falls back to the full projection.
+pub fn plan_app(ledger: &Ledger, chain: &Chain) -> Result<Vec<ProjectedFile>, ProjectError> {
+    let Some(newest) = ledger.newest_policy() else { return Ok(Vec::new()) };
+    let current = read_optional(ledger.snapshot(), VERSIONS_PATH)?;
+    let parsed = current.as_deref().and_then(|b| serde_json::from_slice::<Value>(b).ok());
+    let Some(versions) = parsed.filter(|v| v.get("apps").is_some_and(Value::is_object)) else {
+        return plan_ledger(ledger, Some(chain));
+    };
+    let state = chain.fold_for_projection(ledger.policies());
+    let states = std::slice::from_ref(&state);
+    let mut files = vec![ProjectedFile {
+        path: VERSIONS_PATH.into(),
+        current,
+        projected: crate::record::pretty_json(&with_entries(versions, states)),
+        target: Target::Versions,
+    }];
+    for file in plan_overlays(ledger.snapshot(), &newest.policy, states) {
+        files.push(file?);
+    }
+    Ok(files)
 }
 
 /// The overlays of `states`, without versions.json.

@@ -123,7 +123,7 @@ fn evidence_by_a_signer_outside_evidence_signers_fails() {
         out.contains("(api@3): alice may not sign evidence for staging (policy version 1 allows ci) (rule: signature)"),
         "{out}"
     );
-    assert!(out.contains("pending: evidence for staging needs 1 distinct signers of ci"), "{out}");
+    assert!(!out.contains("pending"), "evidence cannot be approved, so it is never pending: {out}");
 }
 
 #[test]
@@ -308,11 +308,11 @@ fn a_break_glass_hotfix_with_two_break_glass_signatures_passes_and_is_reported()
 }
 
 #[test]
-fn a_break_glass_hotfix_with_one_break_glass_signature_fails_naming_who_is_missing() {
+fn a_break_glass_hotfix_with_one_break_glass_signature_stays_pending_naming_who_is_missing() {
     let repo = with_break_glass();
     hotfix(&repo);
     repo.ok(&["approve", "api@2", "--key", &repo.key_str("carol")]);
-    let out = repo.fails(1, &["verify"]);
+    let out = repo.ok(&["verify"]);
     assert!(out.contains("(api@2): pending: break-glass needs 2 distinct signers of alice, bob, 1 more"), "{out}");
     assert!(!out.contains("pending: production"), "production's own threshold is met: {out}");
     // A waived rule is waived only where declared: soak was not.

@@ -61,7 +61,8 @@ fn replay_shows_each_change_with_the_verifiers_verdict() {
     assert!(lines[0].ends_with("dev: ghcr.io/o/api none -> sha256:aaaaaaaaaaaa  [ok]"), "{out}");
     assert!(lines[3].ends_with("production: ghcr.io/o/api none -> sha256:bbbbbbbbbbbb  [fail]"), "{out}");
     assert!(lines[4].contains("was never promoted to staging"), "the verifier's words under the event: {out}");
-    assert!(out.contains("production: ghcr.io/o/api sha256:bbbbbbbbbbbb -> sha256:aaaaaaaaaaaa  [pending]"), "{out}");
+    // A pending record deploys nothing until approved.
+    assert!(out.contains("api@5            promote  production: no change  [pending]"), "{out}");
     let until: serde_json::Value =
         serde_json::from_str(&repo.ok(&["replay", "--until", "2026-11-25T23:00:00Z", "--format", "json"])).unwrap();
     assert_eq!(until["events"].as_array().unwrap().len(), 3);

@@ -179,17 +179,27 @@ fn promote_without_image_takes_the_whole_upstream_state() {
 }
 
 #[test]
-fn a_pending_record_blocks_the_chain_until_approved_and_fails_verify() {
+fn a_pending_record_is_reported_not_failed_and_blocks_the_chain_until_approved() {
     let repo = TestRepo::with_signed_policy();
     repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
     repo.promote("staging", 'a', "alice", "2026-11-27T09:00:00Z");
     repo.ok(&["promote", "--app", "api", "--env", "production", "--key", &repo.key_str("alice"), "--commit"]);
-    let pending = repo.fails(1, &["verify"]);
+    let pending = repo.ok(&["verify"]);
     assert!(
-        pending.contains("promotions/apps/api/00000003.json (api@3): pending: production needs 2 distinct signers"),
+        pending.contains("promotions/apps/api/00000003.json (api@3): pending: production needs 2 distinct signers of alice, bob, carol, 1 more; run `gitops-ledger approve api@3`"),
         "{pending}"
     );
-    assert!(pending.contains("(rule: threshold)"), "{pending}");
+    assert!(pending.contains("every rule holds; 1 record pending approval (not a failure)"), "{pending}");
+    assert!(!pending.contains("(rule: threshold)"), "pending is not a violation: {pending}");
+    let json: serde_json::Value = serde_json::from_str(&repo.ok(&["verify", "--format", "json"])).unwrap();
+    assert_eq!(json["result"], "pass");
+    assert_eq!(json["pending"][0]["record"], "api@3");
+    assert_eq!(json["counts"]["pending"], 1);
+    let github = repo.ok(&["verify", "--format", "github"]);
+    assert!(
+        github.contains("::notice file=promotions/apps/api/00000003.json,title=pending approval (api@3)::"),
+        "{github}"
+    );
 
     let blocked = repo.fails(
         1,

@@ -2,9 +2,10 @@
 
 use gitops_ledger::canonical::{jcs, record_id, record_message, sha256_id};
 use gitops_ledger::clock::Timestamp;
+use gitops_ledger::ledger::Ledger;
 use gitops_ledger::record::Record;
 use gitops_ledger::store::WorkTree;
-use gitops_ledger::verify::{verify, VerifyOptions};
+use gitops_ledger::verify::{verify, Report, VerifyOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -64,6 +65,12 @@ proptest! {
     }
 }
 
+/// verify of the repo's work tree, through the library.
+fn verify_work_tree(repo: &TestRepo) -> Report {
+    let tree = WorkTree::new(&repo.root);
+    verify(&Ledger::load(&tree).unwrap(), None, &VerifyOptions::default(), now()).unwrap()
+}
+
 fn now() -> Timestamp {
     Timestamp::parse("2026-11-28T10:00:00Z").unwrap()
 }
@@ -99,7 +106,7 @@ proptest! {
         // Whitespace between tokens is not part of the record.
         prop_assume!(serde_json::from_slice::<Value>(&bytes).ok() != Some(before));
         std::fs::write(repo.root.join(&path), &bytes).unwrap();
-        let report = verify(&WorkTree::new(&repo.root), &VerifyOptions::default(), now()).unwrap();
+        let report = verify_work_tree(&repo);
         prop_assert!(!report.holds(), "byte {} of {} set to {:#04x} went unnoticed", at, path, byte);
     }
 
@@ -119,7 +126,7 @@ proptest! {
             repo.forge(forged);
             ran.push(fill);
             repo.project();
-            let report = verify(&WorkTree::new(&repo.root), &VerifyOptions::default(), now()).unwrap();
+            let report = verify_work_tree(&repo);
             prop_assert!(report.holds(), "{:?}", report.violations);
         }
     }

@@ -29,21 +29,28 @@ fn refused(repo: &TestRepo, code: i32, args: &[&str], needles: &[&str]) -> Strin
 }
 
 #[test]
-fn an_app_or_env_name_outside_the_syntax_is_refused_before_any_path_is_built() {
+fn an_app_or_env_name_outside_the_syntax_is_a_usage_error_before_any_path_is_built() {
     let repo = TestRepo::with_signed_policy();
     let key = repo.key_str("ci");
     for bad in ["../../etc", "Api", "-api", "api/x", ""] {
         let app = format!("--app={bad}");
         refused(
             &repo,
-            1,
+            2,
             &["promote", &app, "--env", "dev", "--image", &image('a'), "--key", &key],
-            &["--app", "(rule: schema)"],
+            &["--app <APP>", "is not a valid name"],
+        );
+        // Every command that takes --app parses it the same way.
+        refused(
+            &repo,
+            2,
+            &["evidence", &app, "--env", "dev", "--type", "smoke", "--result", "pass", "--key", &key],
+            &["--app <APP>", "is not a valid name"],
         );
     }
     refused(
         &repo,
-        1,
+        2,
         &["promote", "--app", "api", "--env", "../prod", "--image", &image('a'), "--key", &key],
         &["--env"],
     );

@@ -1,0 +1,210 @@
+//! What the subcommands share: the context they run in, output that stays
+//! quiet on a closed pipe, keys, timestamps, and the write path through one
+//! [`Transaction`].
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{CliError, CommandError};
+use crate::append::{Applied, Change, Transaction, WriteOptions, Written};
+use crate::clock::{Clock, Timestamp};
+use crate::sign::SigningKey;
+use crate::store::WorkTree;
+
+/// What every subcommand gets.
+pub struct Context {
+    pub tree: WorkTree,
+    pub clock: Clock,
+    pub out: Output,
+}
+
+/// The command's standard output. A reader that goes away early
+/// (`gitops-ledger log | head -1`) is not an error: what is left to print is
+/// dropped, and the exit code stays the command's verdict, as in ripgrep.
+pub struct Output {
+    inner: Box<dyn Write>,
+    closed: bool,
+}
+
+impl Output {
+    pub fn new(inner: Box<dyn Write>) -> Self {
+        Output { inner, closed: false }
+    }
+
+    fn quiet_on_closed_pipe<T>(&mut self, result: std::io::Result<T>, otherwise: T) -> std::io::Result<T> {
+        match result {
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(otherwise)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let result = self.inner.write(buf);
+        self.quiet_on_closed_pipe(result, buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.quiet_on_closed_pipe(result, ())
+    }
+}
+
+/// Writes a line to the command's output.
+macro_rules! say {
+    ($context:expr, $($arg:tt)*) => {
+        writeln!($context.out, $($arg)*).map_err($crate::cli::CliError::Output)?
+    };
+}
+pub(crate) use say;
+
+/// `--at`, `--since`, `--until`: RFC 3339 UTC with whole seconds.
+pub(crate) fn parse_at(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text).map_err(|e| e.to_string())
+}
+
+/// Loads `--key` with the passphrase from the environment, if any.
+/// Like ssh-keygen, it warns about a private key others can read; unlike
+/// ssh-keygen it still signs, since CI secrets are often mounted 0644.
+pub(crate) fn load_key(path: &Path) -> Result<SigningKey, CommandError> {
+    let key = SigningKey::load(path, SigningKey::passphrase_from_env())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                eprintln!(
+                    "warning: private key {} is readable by others (mode {mode:04o}); run chmod 600 on it",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(key)
+}
+
+/// Reads a file named on the command line.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CommandError> {
+    std::fs::read(path).map_err(|source| CliError::Read { path: path.display().to_string(), source }.into())
+}
+
+/// Makes `change` in one transaction: the lock, the writes, the projection,
+/// the commit.
+pub(crate) fn write_change<C: Change>(
+    context: &mut Context,
+    change: &C,
+    options: WriteOptions,
+) -> Result<Applied<C::Outcome>, CommandError> {
+    let applied = Transaction::begin(&context.tree)?.apply(change, options, context.clock.now())?;
+    Ok(applied)
+}
+
+/// After [`write_change`]: the projected files and the commit, once the
+/// command has said what it wrote.
+pub(crate) fn report_applied<T>(context: &mut Context, applied: &Applied<T>) -> Result<(), CommandError> {
+    for path in &applied.projected {
+        say!(context, "projected {path}");
+    }
+    if let Some(commit) = &applied.commit {
+        say!(context, "committed {commit}");
+    }
+    Ok(())
+}
+
+/// What `promote`, `approve` and `evidence` print about the record they wrote.
+pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result<(), CommandError> {
+    let record = &written.record;
+    let from = record.from.as_ref().map_or("outside the ledger".to_string(), |f| f.to_string());
+    match &record.evidence {
+        Some(evidence) => say!(
+            context,
+            "wrote {} ({}): {} {} for what {} runs",
+            written.path,
+            record.label(),
+            evidence.kind,
+            evidence.result,
+            record.env
+        ),
+        None => {
+            say!(context, "wrote {} ({}): {} {} from {from}", written.path, record.label(), record.kind, record.env)
+        }
+    }
+    for image in &record.images {
+        say!(context, "  {image}");
+    }
+    if let Some(declared) = &record.override_ {
+        let rules: Vec<String> = declared.rules.iter().map(ToString::to_string).collect();
+        say!(
+            context,
+            "BREAK-GLASS: waives {} ({}); verify reports it as an override",
+            rules.join(", "),
+            declared.reason
+        );
+    }
+    say!(context, "id {}", written.id);
+    if written.pending.is_empty() {
+        say!(context, "{}: every threshold met", record.env);
+    }
+    for pending in &written.pending {
+        say!(
+            context,
+            "{} needs {} more approval{} (threshold {}): gitops-ledger approve {} --key FILE",
+            pending.what,
+            pending.missing,
+            if pending.missing == 1 { "" } else { "s" },
+            pending.threshold,
+            record.label()
+        );
+    }
+    Ok(())
+}
+
+/// The status as a table, one running image a row.
+pub(crate) fn print_status(context: &mut Context, status: &crate::status::Status) -> Result<(), CommandError> {
+    say!(context, "as of {}", status.at);
+    let header = ["APP", "ENV", "IMAGE", "TAG", "DIGEST", "RECORD", "SINCE", "EVIDENCE"];
+    let mut rows = vec![header.map(String::from).to_vec()];
+    let rank = |env: &str| status.environments.iter().position(|e| e == env).unwrap_or(usize::MAX);
+    for (app, envs) in &status.apps {
+        let mut ordered: Vec<_> = envs.iter().collect();
+        ordered.sort_by_key(|(env, _)| (rank(env), env.as_str()));
+        for (env, env_status) in ordered {
+            for (name, image) in &env_status.images {
+                let evidence: Vec<String> =
+                    image.evidence.iter().map(|(kind, seen)| format!("{kind}:{}", seen.result)).collect();
+                rows.push(vec![
+                    app.clone(),
+                    env.clone(),
+                    name.clone(),
+                    image.tag.clone().unwrap_or_else(|| "-".into()),
+                    image.digest.chars().take(19).collect(),
+                    format!("{app}@{}", image.seq),
+                    env_status.set_at.to_string(),
+                    if evidence.is_empty() { "-".into() } else { evidence.join(",") },
+                ]);
+            }
+        }
+    }
+    if rows.len() == 1 {
+        say!(context, "nothing promoted yet");
+        return Ok(());
+    }
+    let widths: Vec<usize> =
+        (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        say!(context, "{}", cells.join("  ").trim_end());
+    }
+    Ok(())
+}
