@@ -147,13 +147,9 @@ pub fn audit(repo: &GitRepo, rev: &str, options: &AuditOptions) -> Result<AuditR
     let commits = commits(repo, tip, options.all_parents)?;
     let mut report =
         AuditReport { rev: rev.to_string(), commits: commits.len(), findings: Vec::new(), landed: BTreeMap::new() };
-    let empty = CommitInfo {
-        id: gix::ObjectId::empty_tree(gix::hash::Kind::Sha1),
-        tree: gix::ObjectId::empty_tree(gix::hash::Kind::Sha1),
-        parents: Vec::new(),
-        time: 0,
-        author: String::new(),
-    };
+    // The tip's id was read from the repository, so it is in the repository's hash.
+    let empty_tree = gix::ObjectId::empty_tree(tip.kind());
+    let empty = CommitInfo { id: empty_tree, tree: empty_tree, parents: Vec::new(), time: 0, author: String::new() };
     // Trees of commits already seen, so each is opened once.
     let mut trees: HashMap<gix::ObjectId, GitTree> = HashMap::new();
     // Records by blob id: a chain is mostly the same blobs from commit to commit.
