@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::chain::AppHistory;
+use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile, APPS_DIR};
-use crate::policy::POLICY_DIR;
+use crate::policy::{Policy, POLICY_DIR};
 use crate::project::overlay::read_images;
 use crate::project::{drift, plan_overlays, read_optional, versions_entry, AppState, VERSIONS_PATH};
 use crate::record::{Name, Record};
@@ -145,13 +146,9 @@ pub fn audit(repo: &GitRepo, rev: &str, options: &AuditOptions) -> Result<AuditR
     let commits = commits(repo, tip, options.all_parents)?;
     let mut report =
         AuditReport { rev: rev.to_string(), commits: commits.len(), findings: Vec::new(), landed: BTreeMap::new() };
-    let empty = CommitInfo {
-        id: gix::ObjectId::empty_tree(gix::hash::Kind::Sha1),
-        tree: gix::ObjectId::empty_tree(gix::hash::Kind::Sha1),
-        parents: Vec::new(),
-        time: 0,
-        author: String::new(),
-    };
+    // The tip's id was read from the repository, so it is in the repository's hash.
+    let empty_tree = gix::ObjectId::empty_tree(tip.kind());
+    let empty = CommitInfo { id: empty_tree, tree: empty_tree, parents: Vec::new(), time: 0, author: String::new() };
     // Trees of commits already seen, so each is opened once.
     let mut trees: HashMap<gix::ObjectId, GitTree> = HashMap::new();
     // Records by blob id: a chain is mostly the same blobs from commit to commit.
@@ -169,38 +166,78 @@ pub fn audit(repo: &GitRepo, rev: &str, options: &AuditOptions) -> Result<AuditR
         let mut changes = BTreeMap::new();
         changed_files(&parent, &head, "", &mut changes)?;
         if !changes.is_empty() {
-            check_commit(commit, &parent, &head, &changes, options, &mut records, &mut report)?;
+            let diff = Diff { parent: &parent, head: &head, changes: &changes };
+            check_commit(commit, &diff, options, &mut records, &mut report)?;
         }
         trees.insert(commit.id, head);
     }
     Ok(report)
 }
 
+/// What one commit changed: the config repo's tree before and after it, and
+/// the files that differ.
+struct Diff<'t> {
+    parent: &'t GitTree,
+    head: &'t GitTree,
+    changes: &'t BTreeMap<String, Change>,
+}
+
+/// The findings and landings of one commit, each stamped with that commit.
+struct Findings<'r> {
+    commit: &'r CommitInfo,
+    time: Timestamp,
+    out: &'r mut AuditReport,
+}
+
+impl<'r> Findings<'r> {
+    fn new(commit: &'r CommitInfo, out: &'r mut AuditReport) -> Self {
+        // A commit time no calendar date can show should not stop the audit.
+        let time = Timestamp::from_unix(commit.time).unwrap_or(Timestamp::EPOCH);
+        Findings { commit, time, out }
+    }
+
+    fn push(&mut self, kind: FindingKind, error: bool, file: &str, message: String) {
+        self.out.findings.push(Finding {
+            kind,
+            error,
+            commit: self.commit.id.to_string(),
+            author: self.commit.author.clone(),
+            time: self.time,
+            file: file.to_string(),
+            message,
+        });
+    }
+
+    fn land(&mut self, record: &Record) {
+        let landing =
+            Landing { commit: self.commit.id.to_string(), time: self.time, author: self.commit.author.clone() };
+        self.out.landed.insert(record.label(), landing);
+    }
+}
+
 fn check_commit(
     commit: &CommitInfo,
-    parent: &GitTree,
-    head: &GitTree,
-    changes: &BTreeMap<String, Change>,
+    diff: &Diff,
     options: &AuditOptions,
     records: &mut RecordCache,
     report: &mut AuditReport,
 ) -> Result<(), StoreError> {
-    let time = crate::clock::Timestamp::from_unix(commit.time).unwrap_or(crate::clock::Timestamp::EPOCH);
-    let mut finding = |kind: FindingKind, error: bool, file: &str, message: String| {
-        report.findings.push(Finding {
-            kind,
-            error,
-            commit: commit.id.to_string(),
-            author: commit.author.clone(),
-            time,
-            file: file.to_string(),
-            message,
-        })
-    };
-    // Ledger files: added ones land; modified or deleted ones were rewritten,
-    // except an approval (signatures added to an app's newest record).
+    let mut findings = Findings::new(commit, report);
+    let touched_apps = check_ledger_files(&mut findings, diff, options);
+    // Projected files are checked against the ledger as it stands after the
+    // commit; before the first policy there is nothing to project.
+    let ledger = Ledger::load(diff.head)?;
+    let Some(policy) = ledger.newest_policy().map(|p| &p.policy) else { return Ok(()) };
+    check_overlays(&mut findings, diff, policy, ledger.policies(), records)?;
+    check_versions(&mut findings, diff, &touched_apps, ledger.policies(), records)
+}
+
+/// Ledger files: added records land; modified or deleted ledger files were
+/// rewritten, except an approval (signatures added to a record). Returns the
+/// apps whose records the commit touched.
+fn check_ledger_files(findings: &mut Findings, diff: &Diff, options: &AuditOptions) -> BTreeSet<Name> {
     let mut touched_apps = BTreeSet::new();
-    for (path, change) in changes {
+    for (path, change) in diff.changes {
         let is_record = path.starts_with(&format!("{APPS_DIR}/"));
         let is_policy = path.starts_with(&format!("{POLICY_DIR}/"));
         if !is_record && !is_policy {
@@ -211,48 +248,14 @@ fn check_commit(
         }
         match change {
             Change::Added if is_record => {
-                let Some(record) = read_record(head, path) else { continue };
-                report.landed.insert(
-                    record.label(),
-                    Landing { commit: commit.id.to_string(), time, author: commit.author.clone() },
-                );
-                let ahead = record.at.seconds_since(time);
-                if ahead > options.skew_seconds {
-                    finding(
-                        FindingKind::ForwardDated,
-                        true,
-                        path,
-                        format!(
-                            "{} claims at {} but landed at {time}, {} later than the commit; a forward-dated record can fake a soak",
-                            record.label(),
-                            record.at,
-                            crate::history::human_duration(ahead)
-                        ),
-                    );
-                } else if -ahead > options.backdate_seconds {
-                    finding(
-                        FindingKind::Backdated,
-                        false,
-                        path,
-                        format!(
-                            "{} claims at {} but landed only at {time}, {} later; check it was not backdated around a freeze",
-                            record.label(),
-                            record.at,
-                            crate::history::human_duration(-ahead)
-                        ),
-                    );
+                if let Some(record) = read_record(diff.head, path) {
+                    check_landing(findings, path, &record, options);
                 }
             }
             Change::Added => {}
             Change::Modified => {
-                let before = read_record(parent, path);
-                let after = read_record(head, path);
-                let approval = match (&before, &after) {
-                    (Some(b), Some(a)) => crate::verify::only_adds_signatures(b, a),
-                    _ => false,
-                };
-                if !approval {
-                    finding(
+                if !is_approval(diff, path) {
+                    findings.push(
                         FindingKind::Rewritten,
                         true,
                         path,
@@ -260,7 +263,7 @@ fn check_commit(
                     );
                 }
             }
-            Change::Deleted => finding(
+            Change::Deleted => findings.push(
                 FindingKind::Deleted,
                 true,
                 path,
@@ -268,29 +271,74 @@ fn check_commit(
             ),
         }
     }
+    touched_apps
+}
 
-    // Projected files: each changed one must be what the ledger at this commit projects.
-    let ledger = Ledger::load(head)?;
-    let Some(policy) = ledger.newest_policy().map(|p| p.policy.clone()) else { return Ok(()) };
-    let policy_set = ledger.policies();
+/// Lands `record` at this commit, and reports an `at` far from the commit's time.
+fn check_landing(findings: &mut Findings, path: &str, record: &Record, options: &AuditOptions) {
+    findings.land(record);
+    let time = findings.time;
+    let ahead = record.at.seconds_since(time);
+    if ahead > options.skew_seconds {
+        findings.push(
+            FindingKind::ForwardDated,
+            true,
+            path,
+            format!(
+                "{} claims at {} but landed at {time}, {} later than the commit; a forward-dated record can fake a soak",
+                record.label(),
+                record.at,
+                crate::history::human_duration(ahead)
+            ),
+        );
+    } else if -ahead > options.backdate_seconds {
+        findings.push(
+            FindingKind::Backdated,
+            false,
+            path,
+            format!(
+                "{} claims at {} but landed only at {time}, {} later; check it was not backdated around a freeze",
+                record.label(),
+                record.at,
+                crate::history::human_duration(-ahead)
+            ),
+        );
+    }
+}
+
+/// Whether the commit only added signatures to the record at `path`.
+fn is_approval(diff: &Diff, path: &str) -> bool {
+    match (read_record(diff.parent, path), read_record(diff.head, path)) {
+        (Some(before), Some(after)) => crate::verify::only_adds_signatures(&before, &after),
+        _ => false,
+    }
+}
+
+/// Changed overlays: each must be what the ledger at this commit projects.
+fn check_overlays(
+    findings: &mut Findings,
+    diff: &Diff,
+    policy: &Policy,
+    policies: Policies,
+    records: &mut RecordCache,
+) -> Result<(), StoreError> {
+    let Some(template) = &policy.overlay else { return Ok(()) };
     let mut overlays: BTreeMap<Name, Vec<String>> = BTreeMap::new();
-    if let Some(template) = &policy.overlay {
-        for path in changes.keys() {
-            if let Some((app, _env)) = overlay_of(template, path) {
-                overlays.entry(app).or_default().push(path.clone());
-            }
+    for path in diff.changes.keys() {
+        if let Some((app, _env)) = overlay_of(template, path) {
+            overlays.entry(app).or_default().push(path.clone());
         }
     }
     for (app, paths) in overlays {
-        let state = fold_for_projection(&app, &records.chain(head, &app)?, policy_set);
-        let files: Vec<_> = plan_overlays(head, &policy, std::slice::from_ref(&state))
+        let state = records.state(diff.head, &app, policies)?;
+        let files: Vec<_> = plan_overlays(diff.head, policy, std::slice::from_ref(&state))
             .into_iter()
             .filter_map(Result::ok)
             .filter(|f| paths.contains(&f.path))
             .collect();
         let projected: BTreeSet<&String> = files.iter().map(|f| &f.path).collect();
         for violation in drift(&files) {
-            finding(
+            findings.push(
                 FindingKind::UnbackedChange,
                 true,
                 &violation.file,
@@ -300,38 +348,15 @@ fn check_commit(
         // A changed overlay of an image the ledger does not set is outside the ledger's concern,
         // but a changed overlay for an environment with no state at all is unbacked.
         for path in &paths {
-            if !projected.contains(path) && changes.get(path) != Some(&Change::Deleted) {
-                let before = read_optional(parent, path)?.and_then(|b| read_images(&String::from_utf8_lossy(&b)).ok());
-                let after = read_optional(head, path)?.and_then(|b| read_images(&String::from_utf8_lossy(&b)).ok());
-                if before != after && after.as_ref().is_some_and(|a| !a.is_empty()) {
-                    finding(
-                        FindingKind::UnbackedChange,
-                        true,
-                        path,
-                        format!("sets images for {app} that the ledger at this commit does not project"),
-                    );
-                }
-            }
-        }
-    }
-    if changes.contains_key(VERSIONS_PATH) {
-        let (before, after) = (records.versions(parent)?, records.versions(head)?);
-        let mut apps: BTreeSet<String> = BTreeSet::new();
-        for side in [&before, &after] {
-            apps.extend(side["apps"].as_object().into_iter().flat_map(|m| m.keys().cloned()));
-        }
-        for app in apps {
-            if before["apps"].get(&app) == after["apps"].get(&app) && !touched_apps.iter().any(|a| a.as_str() == app) {
-                continue;
-            }
-            let Ok(name) = Name::parse(&app) else { continue };
-            let state = fold_for_projection(&name, &records.chain(head, &name)?, policy_set);
-            if versions_entry(&state).as_ref() != after["apps"].get(&app) {
-                finding(
+            if !projected.contains(path)
+                && diff.changes.get(path) != Some(&Change::Deleted)
+                && sets_new_images(diff, path)?
+            {
+                findings.push(
                     FindingKind::UnbackedChange,
                     true,
-                    VERSIONS_PATH,
-                    format!("the entry for {app} is not what the ledger at this commit projects"),
+                    path,
+                    format!("sets images for {app} that the ledger at this commit does not project"),
                 );
             }
         }
@@ -339,9 +364,49 @@ fn check_commit(
     Ok(())
 }
 
-/// An app's chain folded for projection.
-fn fold_for_projection(app: &Name, chain: &[std::rc::Rc<RecordFile>], policies: Policies) -> AppState {
-    AppState { app: app.clone(), history: AppHistory::of(chain.iter().map(|r| &**r), policies) }
+/// Whether the commit changes the images the overlay at `path` sets, to a
+/// non-empty list. An overlay that does not parse sets none.
+fn sets_new_images(diff: &Diff, path: &str) -> Result<bool, StoreError> {
+    let images = |tree: &GitTree| -> Result<_, StoreError> {
+        Ok(read_optional(tree, path)?.and_then(|b| read_images(&String::from_utf8_lossy(&b)).ok()))
+    };
+    let (before, after) = (images(diff.parent)?, images(diff.head)?);
+    Ok(before != after && after.as_ref().is_some_and(|a| !a.is_empty()))
+}
+
+/// A changed versions.json: each entry that moved, and the entry of each app
+/// whose records the commit touched, must be what the ledger at this commit projects.
+fn check_versions(
+    findings: &mut Findings,
+    diff: &Diff,
+    touched_apps: &BTreeSet<Name>,
+    policies: Policies,
+    records: &mut RecordCache,
+) -> Result<(), StoreError> {
+    if !diff.changes.contains_key(VERSIONS_PATH) {
+        return Ok(());
+    }
+    let (before, after) = (records.versions(diff.parent)?, records.versions(diff.head)?);
+    let mut apps: BTreeSet<String> = BTreeSet::new();
+    for side in [&before, &after] {
+        apps.extend(side["apps"].as_object().into_iter().flat_map(|m| m.keys().cloned()));
+    }
+    for app in apps {
+        if before["apps"].get(&app) == after["apps"].get(&app) && !touched_apps.iter().any(|a| a.as_str() == app) {
+            continue;
+        }
+        let Ok(name) = Name::parse(&app) else { continue };
+        let state = records.state(diff.head, &name, policies)?;
+        if versions_entry(&state).as_ref() != after["apps"].get(&app) {
+            findings.push(
+                FindingKind::UnbackedChange,
+                true,
+                VERSIONS_PATH,
+                format!("the entry for {app} is not what the ledger at this commit projects"),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Parsed records by git blob id, shared across the commits audit walks.
@@ -367,6 +432,12 @@ impl RecordCache {
         let value = std::rc::Rc::new(value);
         self.versions = Some((id, value.clone()));
         Ok(value)
+    }
+
+    /// What the ledger in `tree` projects for `app`.
+    fn state(&mut self, tree: &GitTree, app: &Name, policies: Policies) -> Result<AppState, StoreError> {
+        let chain = self.chain(tree, app)?;
+        Ok(AppState { app: app.clone(), history: AppHistory::of(chain.iter().map(|r| &**r), policies) })
     }
 
     /// An app's chain in `tree`, in sequence order, parsing only blobs not seen before.

@@ -60,10 +60,20 @@ pub trait Snapshot: Sync {
     /// Contents of a regular file, at most `limit` bytes.
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
 
+    /// The hash of the repository this tree belongs to, in which [`Snapshot::blob_id`]
+    /// names blobs. SHA-1 by default, which is right for the work tree without
+    /// opening its repository: blob ids are only compared with ids from a
+    /// [`GitTree`], and gix is built here without SHA-256, so every repository
+    /// a `GitTree` can come from is SHA-1 (a SHA-256 one fails to open). With
+    /// SHA-256 enabled, the work tree must ask its repository.
+    fn object_hash(&self) -> gix::hash::Kind {
+        gix::hash::Kind::Sha1
+    }
+
     /// The git blob id of a file's content.
     fn blob_id(&self, path: &str, limit: u64) -> Result<gix::ObjectId, StoreError> {
         let bytes = self.read(path, limit)?;
-        gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, &bytes)
+        gix::objs::compute_hash(self.object_hash(), gix::objs::Kind::Blob, &bytes)
             .map_err(|e| StoreError::GitSetup(format!("hashing {path}: {e}")))
     }
 }
@@ -418,6 +428,10 @@ impl Snapshot for GitTree {
             }
             Ok(repo.find_blob(id).map_err(git)?.take_data())
         })
+    }
+
+    fn object_hash(&self) -> gix::hash::Kind {
+        self.with_repo(|repo| repo.object_hash())
     }
 
     fn blob_id(&self, path: &str, _limit: u64) -> Result<gix::ObjectId, StoreError> {

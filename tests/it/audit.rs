@@ -1,6 +1,6 @@
 //! `audit` over real git histories.
 
-use crate::common::{digest, TestRepo};
+use crate::common::{digest, Forged, TestRepo};
 
 /// Sets the repo's clock (records and commits) to `now`.
 fn at(repo: &mut TestRepo, now: &str) {
@@ -226,4 +226,113 @@ fn a_merge_commit_lands_its_records_and_history_before_the_ledger_is_fine() {
     assert!(out.contains("ok: 3 commits of HEAD, 1 records landed, 0 error(s)"), "{out}");
     let all = repo.ok(&["audit", "--all-parents"]);
     assert!(all.contains("ok: 4 commits of HEAD"), "{all}");
+}
+
+/// The line `audit` prints for a finding in HEAD, committed at `time` by the test author.
+fn finding_in_head(repo: &TestRepo, level: &str, time: &str, file: &str, message: &str) -> String {
+    let commit = repo.git(&["rev-parse", "HEAD"]);
+    format!("{level}: commit {} (Test Author <author@example.invalid>, {time}): {file}: {message}", &commit[..12])
+}
+
+#[test]
+fn a_record_landing_long_after_its_at_is_a_warning_not_an_error() {
+    let mut repo = TestRepo::with_signed_policy();
+    at(&mut repo, "2026-11-28T10:00:00Z");
+    repo.promote("dev", 'a', "ci", "2026-11-05T00:00:00Z");
+    let out = repo.ok(&["audit"]);
+    let expected = finding_in_head(
+        &repo,
+        "warning",
+        "2026-11-28T10:00:00Z",
+        "promotions/apps/api/00000001.json",
+        "api@1 claims at 2026-11-05T00:00:00Z but landed only at 2026-11-28T10:00:00Z, 23d 10h later; check it was not backdated around a freeze",
+    );
+    assert!(out.contains(&expected), "{out}");
+    assert!(out.contains("ok: 2 commits of HEAD, 1 records landed, 0 error(s), 1 warning(s)"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&repo.ok(&["audit", "--format", "json"])).unwrap();
+    assert_eq!(json["findings"][0]["kind"], "backdated");
+    assert_eq!(json["findings"][0]["error"], false);
+    // A wider window accepts it.
+    let out = repo.ok(&["audit", "--backdate", "30d"]);
+    assert!(out.contains("0 error(s), 0 warning(s)"), "{out}");
+}
+
+#[test]
+fn a_deleted_record_and_an_edited_policy_are_found_in_path_order() {
+    let repo = history();
+    repo.git(&["rm", "-q", "promotions/apps/api/00000005.json"]);
+    repo.edit_json("promotions/policy/00000001.json", |p| p["at"] = "2026-10-01T00:00:00Z".into());
+    repo.git(&["commit", "-qam", "clean up"]);
+    let commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let json: serde_json::Value = serde_json::from_str(&repo.fails(1, &["audit", "--format", "json"])).unwrap();
+    let findings: Vec<(String, String, String)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["commit"] == commit.as_str())
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().into(),
+                f["file"].as_str().unwrap().into(),
+                f["message"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        findings,
+        [
+            (
+                "deleted".to_string(),
+                "promotions/apps/api/00000005.json".to_string(),
+                "a landed ledger file was deleted by this commit; the ledger is append-only".to_string()
+            ),
+            (
+                "rewritten".to_string(),
+                "promotions/policy/00000001.json".to_string(),
+                "a landed ledger file was edited by this commit; the ledger is append-only".to_string()
+            ),
+        ],
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn a_record_landed_without_its_versions_entry_is_found_even_when_the_entry_did_not_move() {
+    let mut repo = TestRepo::with_signed_policy();
+    at(&mut repo, "2026-11-27T08:00:00Z");
+    repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
+    repo.forge(Forged::new(2, "dev", 'b', "2026-11-27T08:00:00Z", &["ci"]));
+    // versions.json changes in bytes only: api's entry stays the old one.
+    repo.write("versions.json", &format!("{}\n", repo.read("versions.json")));
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "promote without projecting"]);
+    let out = repo.fails(1, &["audit"]);
+    let expected = finding_in_head(
+        &repo,
+        "error",
+        "2026-11-27T08:00:00Z",
+        "versions.json",
+        "the entry for api is not what the ledger at this commit projects",
+    );
+    assert!(out.contains(&expected), "{out}");
+}
+
+#[test]
+fn an_overlay_given_images_for_an_environment_without_records_is_found() {
+    let mut repo = crate::projection::with_overlays("resources:\n- ../../base\n");
+    at(&mut repo, "2026-11-27T08:00:00Z");
+    repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
+    repo.ok(&["audit"]);
+    let path = "apps/api/overlays/staging/kustomization.yaml";
+    repo.write(path, &format!("{}images:\n- name: ghcr.io/o/api\n  digest: {}\n", repo.read(path), digest('e')));
+    repo.git(&["commit", "-qam", "staging by hand"]);
+    let out = repo.fails(1, &["audit"]);
+    let expected = finding_in_head(
+        &repo,
+        "error",
+        "2026-11-27T08:00:00Z",
+        path,
+        "sets images for api that the ledger at this commit does not project",
+    );
+    assert!(out.contains(&expected), "{out}");
 }
