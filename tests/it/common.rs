@@ -307,3 +307,111 @@ impl TestRepo {
         path
     }
 }
+
+/// Set to 1 (as `.ci/run` does), a test whose external tool is missing fails
+/// instead of skipping, so CI never passes without running it.
+pub const REQUIRE_TOOLS: &str = "GITOPS_LEDGER_REQUIRE_TOOLS";
+
+/// Whether `tool`, an external program a test runs (other than git, which
+/// every fixture needs), is usable here. When it is not, the test fails if
+/// GITOPS_LEDGER_REQUIRE_TOOLS=1; otherwise this prints
+/// `SKIPPED: {purpose}: {problem} ({how to install})` and returns false, and
+/// the caller returns (or leaves out the checks that need the tool).
+pub fn tool_available(tool: &str, purpose: &str) -> bool {
+    let problem = tool_problem(tool);
+    let require = std::env::var(REQUIRE_TOOLS).ok();
+    match skip_or_fail(tool, purpose, problem.as_deref(), require.as_deref()) {
+        None => true,
+        Some(skipped) => {
+            println!("{skipped}");
+            false
+        }
+    }
+}
+
+/// The decision of [`tool_available`], given what is wrong with the tool (if
+/// anything) and the value of GITOPS_LEDGER_REQUIRE_TOOLS: None to run, the
+/// SKIPPED line to skip; panics when every tool is required.
+pub fn skip_or_fail(tool: &str, purpose: &str, problem: Option<&str>, require_tools: Option<&str>) -> Option<String> {
+    let required = match require_tools {
+        None | Some("" | "0") => false,
+        Some("1") => true,
+        Some(other) => {
+            panic!("{REQUIRE_TOOLS}={other:?}: set it to 1 (a missing tool fails the tests) or leave it unset")
+        }
+    };
+    let problem = problem?;
+    let install = install_hint(tool);
+    if required {
+        panic!("{purpose}: {problem} ({install}); {REQUIRE_TOOLS}=1 requires every tool the tests run");
+    }
+    Some(format!("SKIPPED: {purpose}: {problem} ({install})"))
+}
+
+/// What keeps `tool` from running here, or None when it runs.
+pub fn tool_problem(tool: &str) -> Option<String> {
+    if !on_path(tool) {
+        return Some(format!("{tool} is not installed"));
+    }
+    match tool {
+        "kubectl" => match probe(tool, &["version", "--client"]) {
+            Ok(version) => kustomize_problem(&version),
+            Err(problem) => Some(problem),
+        },
+        "chromium" => probe(tool, &["--version"]).err(),
+        _ => None,
+    }
+}
+
+/// The renders need kustomize v5 (Debian's kubernetes-client has v2), as
+/// `kubectl version --client` reports it.
+pub fn kustomize_problem(kubectl_version: &str) -> Option<String> {
+    let kustomize = kubectl_version.lines().find_map(|line| line.trim().strip_prefix("Kustomize Version:"));
+    match kustomize.map(str::trim) {
+        Some(version) if version == "v5" || version.starts_with("v5.") => None,
+        Some(version) => Some(format!("kubectl has kustomize {version}, not v5")),
+        None => Some("kubectl has no kustomize ('kubectl version --client' names no Kustomize Version)".into()),
+    }
+}
+
+fn install_hint(tool: &str) -> &'static str {
+    match tool {
+        "chromium" => "apt-get install chromium",
+        "ssh-keygen" | "ssh-agent" => "apt-get install openssh-client",
+        "kubectl" => {
+            "install kubectl with kustomize v5 from the Kubernetes packages, https://kubernetes.io/docs/tasks/tools/"
+        }
+        _ => "no install hint known: put it on PATH",
+    }
+}
+
+fn on_path(tool: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| is_executable(&dir.join(tool)))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file() || path.with_extension("exe").is_file()
+}
+
+/// Runs `tool args` and returns its stdout, or why it did not succeed.
+fn probe(tool: &str, args: &[&str]) -> Result<String, String> {
+    let shown = format!("'{tool} {}'", args.join(" "));
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|err| format!("{tool} is on PATH but {shown} does not start ({err})"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("{shown} failed ({}): {}", out.status, stderr.trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

@@ -17,4 +17,5 @@ mod promote_flow;
 mod properties;
 mod refusals;
 mod report;
+mod tools;
 mod verify_rules;
