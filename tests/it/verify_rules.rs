@@ -306,3 +306,27 @@ fn verify_rev_reads_git_objects_even_in_a_bare_or_shallow_clone() {
     assert!(out.contains("ok: 3 records of 1 apps, 4 signatures"), "a shallow clone with no checkout: {out}");
     repo.fails(2, &["verify", "--rev", "no-such-branch"]);
 }
+
+/// Regression (issue 10): verify decided "pending" from its threshold
+/// violations, which are not raised when a signature is invalid, while
+/// `project` decided it from the valid signatures alone. For a newest record
+/// with a bad signature and too few valid signers, verify then expected a
+/// projection that `project` never writes: drift that `project` could not
+/// repair. Both now ask the one definition in `chain`.
+#[test]
+fn pending_divergence_between_verify_and_project_on_a_bad_signature() {
+    let repo = promoted();
+    repo.forge(Forged::new(4, "dev", 'b', "2026-11-27T08:00:00Z", &["ci"]));
+    repo.forge(Forged::new(5, "staging", 'b', "2026-11-27T09:00:00Z", &["alice"]));
+    repo.forge(Forged::new(6, "production", 'b', "2026-11-28T09:30:00Z", &["alice", "bob"]));
+    // bob's signature replaced by alice's over the same message: it does not verify under bob's key.
+    let path = "promotions/apps/api/00000006.json";
+    repo.edit_json(path, |r| r["signatures"][1]["sig"] = r["signatures"][0]["sig"].clone());
+    repo.project();
+    let check = repo.run(&["project", "--check"]);
+    assert_eq!(check.status.code(), Some(0), "project leaves nothing to repair: {check:?}");
+    let out = repo.fails(1, &["verify"]);
+    assert!(out.contains("(api@6): signature by bob: signature was made by a different key than the policy gives this signer"), "{out}");
+    assert!(!out.contains("(rule: projection)"), "verify expects what project wrote: {out}");
+    assert!(out.contains("FAILED: 6 records of 1 apps, 8 signatures, 1 policy version: 1 violation(s)"), "{out}");
+}
