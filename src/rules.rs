@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::chain::{AppHistory, ChainLink};
 use crate::clock::Timestamp;
-use crate::policy::{FromMode, Policy, PolicyFile};
+use crate::policy::{Environment, FromMode, Policy, PolicyFile};
 use crate::record::{EvidenceResult, Kind, Name, Record, RecordId, Signature, Upstream, Waivable};
 use crate::sign::SignatureProblem;
 
@@ -274,39 +274,69 @@ pub struct Candidate<'a> {
     pub verdicts: &'a SignatureVerdicts,
 }
 
-/// Every rule about one record that the repo alone decides: chain order,
-/// policy, signatures and threshold, provenance, soak, rollback, freeze.
-/// `history` is the fold of the app's records before this one.
-pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Policies, now: Timestamp) -> Vec<Violation> {
-    let Candidate { path, record, verdicts } = candidate;
-    let label = Some(record.label());
-    let mut out = check_link(path, record, history.last(), now);
-    let mut fail = |rule: Rule, message: String| out.push(Violation::new(path, label.clone(), rule, message));
+impl Candidate<'_> {
+    fn violation(&self, rule: Rule, message: String) -> Violation {
+        Violation::new(self.path, Some(self.record.label()), rule, message)
+    }
+}
 
+/// Every rule about one record that the repo alone decides: chain order,
+/// policy, signatures, provenance, evidence, soak, rollback, freeze.
+/// `history` is the fold of the app's records before this one.
+/// A record below a threshold breaks no rule here: it is pending, which
+/// [`missing_approvals`] alone decides.
+pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Policies, now: Timestamp) -> Vec<Violation> {
+    let mut out = check_link(candidate.path, candidate.record, history.last(), now);
+    let (policy, env) = match cited(candidate, policies) {
+        Ok(found) => found,
+        Err(violation) => {
+            // Every later rule is judged under the cited policy's environment.
+            out.push(violation);
+            return out;
+        }
+    };
+    out.extend(policy_violations(candidate, policy, env));
+    out.extend(signature_violations(candidate, policy));
+    out.extend(kind_violations(candidate, env, history));
+    out.extend(freeze_violations(candidate, policy, env));
+    out
+}
+
+/// The policy version a record cites and its environment there (rule `policy`).
+fn cited<'p>(candidate: &Candidate, policies: Policies<'p>) -> Result<(&'p Policy, &'p Environment), Violation> {
+    let record = candidate.record;
     let Some(policy_file) = policies.get(record.policy) else {
-        fail(Rule::Policy, format!("cites policy version {}, which does not exist", record.policy));
-        return out;
+        return Err(
+            candidate.violation(Rule::Policy, format!("cites policy version {}, which does not exist", record.policy))
+        );
     };
     let policy = &policy_file.policy;
-    let Some(env) = policy.environment(&record.env) else {
-        fail(
+    let env = policy.environment(&record.env).ok_or_else(|| {
+        candidate.violation(
             Rule::Policy,
             format!(
                 "environment {} is not in policy version {}; add it to a new policy version first",
                 record.env, policy.version
             ),
-        );
-        return out;
-    };
+        )
+    })?;
+    Ok((policy, env))
+}
+
+/// The rest of rule `policy` for a record: not older than its policy, the
+/// policy's `from`, and a break-glass group for an override.
+fn policy_violations(candidate: &Candidate, policy: &Policy, env: &Environment) -> Vec<Violation> {
+    let record = candidate.record;
+    let mut out = Vec::new();
     if record.at < policy.at {
-        fail(
+        out.push(candidate.violation(
             Rule::Policy,
             format!("at {} is before policy version {} existed ({})", record.at, policy.version, policy.at),
-        );
+        ));
     }
     if record.kind != Kind::Evidence && record.from != env.from {
         let show = |n: &Option<Upstream>| n.as_ref().map_or("null".to_string(), |n| n.to_string());
-        fail(
+        out.push(candidate.violation(
             Rule::Policy,
             format!(
                 "from is {} but policy version {} says {} comes from {}",
@@ -315,24 +345,30 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
                 record.env,
                 show(&env.from)
             ),
-        );
+        ));
     }
     if record.override_.is_some() && policy.break_glass.is_none() {
-        fail(
+        out.push(candidate.violation(
             Rule::Policy,
             format!(
                 "waives rules, but policy version {} has no break_glass group to sign such records",
                 policy.version
             ),
-        );
+        ));
     }
+    out
+}
 
-    // Signatures: each must verify and be by someone who may sign here.
+/// Rule `signature` for a record: each signature verifies and is by someone
+/// in one of its signer groups, and nobody signs twice.
+fn signature_violations(candidate: &Candidate, policy: &Policy) -> Vec<Violation> {
+    let record = candidate.record;
     let groups = requirements(record, policy);
+    let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    for (signature, verdict) in record.signatures.iter().zip(verdicts.iter()) {
+    for (signature, verdict) in record.signatures.iter().zip(candidate.verdicts.iter()) {
         if let Err(problem) = verdict {
-            fail(Rule::Signature, format!("signature by {}: {problem}", signature.signer));
+            out.push(candidate.violation(Rule::Signature, format!("signature by {}: {problem}", signature.signer)));
         } else if !groups.iter().any(|g| g.signers.contains(&signature.signer)) {
             // The environment's group first, then break-glass (named as such).
             let allowed: Vec<String> = groups
@@ -347,7 +383,7 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
                     }
                 })
                 .collect();
-            fail(
+            out.push(candidate.violation(
                 Rule::Signature,
                 format!(
                     "{} may not sign {}for {} (policy version {} allows {})",
@@ -357,71 +393,105 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
                     policy.version,
                     allowed.join("; ")
                 ),
-            );
+            ));
         }
         if !seen.insert(&signature.signer) {
-            fail(Rule::Signature, format!("{} signed twice; a signer counts once", signature.signer));
-        }
-    }
-    let waived = |rule: Waivable| record.override_.as_ref().is_some_and(|o| o.rules.contains(&rule));
-    match record.kind {
-        Kind::Promote => {
-            for finding in entry_findings(record, env, history, &waived) {
-                fail(finding.rule, finding.message);
-            }
-        }
-        Kind::Rollback => {
-            for image in &record.images {
-                if history.entered(&record.env, &image.digest).is_none() {
-                    fail(
-                        Rule::Rollback,
-                        format!(
-                            "rollback to {} ({}), which {} never ran; a rollback returns to a digest the environment ran before",
-                            image.digest.short(),
-                            image.name,
-                            record.env
-                        ),
-                    );
-                }
-            }
-        }
-        Kind::Evidence => {
-            let state = history.env(&record.env).map(|e| e.state());
-            for image in &record.images {
-                let running = state.and_then(|s| s.get(&image.name));
-                if running.map(|r| &r.digest) != Some(&image.digest) {
-                    fail(
-                        Rule::Evidence,
-                        format!(
-                            "evidence for {} ({}), which {} does not run{}; evidence attests to what runs",
-                            image.digest.short(),
-                            image.name,
-                            record.env,
-                            running.map_or(String::new(), |r| format!(" (it runs {})", r.digest.short()))
-                        ),
-                    );
-                }
-            }
-        }
-    }
-
-    if record.kind != Kind::Evidence && !waived(Waivable::Freeze) {
-        for window in env.freezes() {
-            let allowed = record.kind == Kind::Rollback && window.allows_rollback();
-            if let (Some((start, end)), false) = (window.window_at(record.at), allowed) {
-                fail(
-                    Rule::Freeze,
-                    format!(
-                        "{} is frozen from {start} until {end} (policy version {}){}",
-                        record.env,
-                        policy.version,
-                        if window.allows_rollback() { "; only rollbacks may land" } else { "" }
-                    ),
-                );
-            }
+            out.push(
+                candidate
+                    .violation(Rule::Signature, format!("{} signed twice; a signer counts once", signature.signer)),
+            );
         }
     }
     out
+}
+
+/// The rules of the record's kind: provenance, evidence and soak for a
+/// promote, rule `rollback` for a rollback, rule `evidence` for evidence.
+fn kind_violations(candidate: &Candidate, env: &Environment, history: &AppHistory) -> Vec<Violation> {
+    match candidate.record.kind {
+        Kind::Promote => entry_findings(candidate.record, env, history)
+            .into_iter()
+            .map(|finding| candidate.violation(finding.rule, finding.message))
+            .collect(),
+        Kind::Rollback => rollback_violations(candidate, history),
+        Kind::Evidence => evidence_violations(candidate, history),
+    }
+}
+
+/// A rollback returns only to digests its environment ran before.
+fn rollback_violations(candidate: &Candidate, history: &AppHistory) -> Vec<Violation> {
+    let record = candidate.record;
+    record
+        .images
+        .iter()
+        .filter(|image| history.entered(&record.env, &image.digest).is_none())
+        .map(|image| {
+            candidate.violation(
+                Rule::Rollback,
+                format!(
+                    "rollback to {} ({}), which {} never ran; a rollback returns to a digest the environment ran before",
+                    image.digest.short(),
+                    image.name,
+                    record.env
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Evidence attests only to the digest its environment runs for that image.
+fn evidence_violations(candidate: &Candidate, history: &AppHistory) -> Vec<Violation> {
+    let record = candidate.record;
+    let state = history.env(&record.env).map(|e| e.state());
+    record
+        .images
+        .iter()
+        .filter_map(|image| {
+            let running = state.and_then(|s| s.get(&image.name));
+            (running.map(|r| &r.digest) != Some(&image.digest)).then(|| {
+                candidate.violation(
+                    Rule::Evidence,
+                    format!(
+                        "evidence for {} ({}), which {} does not run{}; evidence attests to what runs",
+                        image.digest.short(),
+                        image.name,
+                        record.env,
+                        running.map_or(String::new(), |r| format!(" (it runs {})", r.digest.short()))
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Rule `freeze`: no promote or rollback inside a window of the environment,
+/// except a rollback where the window allows it, or a record waiving it.
+fn freeze_violations(candidate: &Candidate, policy: &Policy, env: &Environment) -> Vec<Violation> {
+    let record = candidate.record;
+    if record.kind == Kind::Evidence || waives(record, Waivable::Freeze) {
+        return Vec::new();
+    }
+    env.freezes()
+        .iter()
+        .filter(|window| !(record.kind == Kind::Rollback && window.allows_rollback()))
+        .filter_map(|window| {
+            let (start, end) = window.window_at(record.at)?;
+            Some(candidate.violation(
+                Rule::Freeze,
+                format!(
+                    "{} is frozen from {start} until {end} (policy version {}){}",
+                    record.env,
+                    policy.version,
+                    if window.allows_rollback() { "; only rollbacks may land" } else { "" }
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// Whether the record's break-glass override waives `rule`.
+fn waives(record: &Record, rule: Waivable) -> bool {
+    record.override_.as_ref().is_some_and(|o| o.rules.contains(&rule))
 }
 
 /// Why a digest may not (yet) enter an environment.
@@ -437,12 +507,7 @@ struct EntryFinding {
 /// after it entered and no later `fail`, at least `soak` before (counted from
 /// the newest required pass, or from the entry).
 /// Findings an override waives are dropped per upstream, before `any` decides.
-fn entry_findings(
-    record: &Record,
-    env: &crate::policy::Environment,
-    history: &AppHistory,
-    waived: &dyn Fn(Waivable) -> bool,
-) -> Vec<EntryFinding> {
+fn entry_findings(record: &Record, env: &Environment, history: &AppHistory) -> Vec<EntryFinding> {
     let upstreams = env.upstreams();
     if upstreams.is_empty() {
         return Vec::new();
@@ -463,7 +528,7 @@ fn entry_findings(
                         image.name
                     ),
                 });
-                findings.retain(|f| !waived(f.waivable));
+                findings.retain(|f| !waives(record, f.waivable));
                 per_upstream.push(findings);
                 continue;
             };
@@ -509,7 +574,7 @@ fn entry_findings(
                     ),
                 });
             }
-            findings.retain(|f| !waived(f.waivable));
+            findings.retain(|f| !waives(record, f.waivable));
             per_upstream.push(findings);
         }
         match env.from_mode() {
