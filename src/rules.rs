@@ -594,126 +594,195 @@ fn entry_findings(record: &Record, env: &Environment, history: &AppHistory) -> V
 /// before it and of itself (TUF-style rotation), `at` in order, not expired,
 /// and version 1 equal to the pinned id when there is one.
 pub fn check_policies(policies: &[PolicyFile], now: Timestamp, trust: Option<&RecordId>) -> Vec<Violation> {
-    let mut out = Vec::new();
     if policies.is_empty() {
-        out.push(Violation::new(
+        return vec![Violation::new(
             crate::policy::POLICY_DIR,
             None,
             Rule::Policy,
             "there is no policy version 1; run `gitops-ledger init` and sign it with `gitops-ledger policy sign`",
-        ));
-        return out;
+        )];
     }
+    let mut out = Vec::new();
     for (index, file) in policies.iter().enumerate() {
-        let policy = &file.policy;
-        let label = Some(format!("policy@{}", policy.version));
-        let mut fail = |rule: Rule, message: String| out.push(Violation::new(&file.path, label.clone(), rule, message));
-        let expected = index as u64 + 1;
-        if policy.version != expected {
-            fail(
-                Rule::Policy,
-                format!(
-                    "policy versions jump from {} to {}; versions run 1, 2, 3 without gaps",
-                    expected - 1,
-                    policy.version
-                ),
-            );
+        if let Some(gap) = version_gap(file, index as u64 + 1) {
+            // One gap misplaces every later version: it is reported once.
+            out.push(gap);
             break;
         }
-        let verdicts = signature_verdicts(policy, &file.message, &policy.signatures);
         let previous = index.checked_sub(1).and_then(|i| policies.get(i)).map(|p| &p.policy);
-        // The previous version's keys vouch for its root signers' signatures here.
-        let verdicts_by_previous = previous.map(|p| signature_verdicts(p, &file.message, &policy.signatures));
-        for (i, signature) in policy.signatures.iter().enumerate() {
-            if policy.signatures[..i].iter().any(|s| s.signer == signature.signer) {
-                fail(Rule::Signature, format!("{} signed twice; a signer counts once", signature.signer));
-                continue;
-            }
-            let valid_here = verdicts[i].is_ok() && policy.root.signers.contains(&signature.signer);
-            let valid_before = match (previous, &verdicts_by_previous) {
-                (Some(p), Some(v)) => v[i].is_ok() && p.root.signers.contains(&signature.signer),
-                _ => false,
-            };
-            if valid_here || valid_before {
-                continue;
-            }
-            let problem = match (&verdicts[i], verdicts_by_previous.as_ref().map(|v| &v[i])) {
-                (Err(SignatureProblem::UnknownSigner), Some(Err(before))) => Some(before.clone()),
-                (Err(here), _) => Some(here.clone()),
-                (Ok(()), Some(Err(before))) if !policy.root.signers.contains(&signature.signer) => Some(before.clone()),
-                _ => None,
-            };
-            match problem {
-                Some(problem) if problem != SignatureProblem::UnknownSigner => {
-                    fail(Rule::Signature, format!("policy signature by {}: {problem}", signature.signer))
-                }
-                _ => fail(
-                    Rule::Signature,
-                    format!(
-                        "{} is not a root signer of this or the previous version, so may not sign it",
-                        signature.signer
-                    ),
-                ),
-            }
-        }
-        let count_here = missing_root(policy, &policy.signatures, &verdicts);
-        if count_here > 0 {
-            fail(
-                Rule::Threshold,
-                format!(
-                    "policy version {} needs {count_here} more signature(s) from its root signers {}; run `gitops-ledger policy sign`",
-                    policy.version,
-                    join(&policy.root.signers)
-                ),
-            );
-        }
-        if let (Some(previous), Some(verdicts_by_previous)) = (previous, &verdicts_by_previous) {
-            let count_before = missing_root(previous, &policy.signatures, verdicts_by_previous);
-            if count_before > 0 {
-                fail(
-                    Rule::Policy,
-                    format!(
-                        "rotation to version {} needs {count_before} more signature(s) from the root signers of version {} ({})",
-                        policy.version,
-                        previous.version,
-                        join(&previous.root.signers)
-                    ),
-                );
-            }
-            if policy.at < previous.at {
-                fail(
-                    Rule::Policy,
-                    format!("at {} is earlier than version {}'s {}", policy.at, previous.version, previous.at),
-                );
-            }
-        }
-        if policy.at.seconds_since(now) > MAX_CLOCK_SKEW_SECONDS {
-            fail(Rule::Policy, format!("at {} is in the future (now is {now})", policy.at));
+        let version = SignedVersion::new(file, previous);
+        out.extend(policy_signature_violations(&version));
+        out.extend(root_threshold_violations(&version));
+        out.extend(policy_time_violations(&version, now));
+    }
+    out.extend(trust_violation(policies, trust));
+    out.extend(expiry_violation(policies, now));
+    out
+}
+
+fn policy_violation(file: &PolicyFile, rule: Rule, message: String) -> Violation {
+    Violation::new(&file.path, Some(format!("policy@{}", file.policy.version)), rule, message)
+}
+
+/// One policy version with the verdicts on its signatures under its own keys
+/// and, after version 1, under the previous version's keys.
+struct SignedVersion<'a> {
+    file: &'a PolicyFile,
+    verdicts: SignatureVerdicts,
+    /// The previous version's keys vouch for its root signers' signatures here.
+    previous: Option<(&'a Policy, SignatureVerdicts)>,
+}
+
+impl<'a> SignedVersion<'a> {
+    fn new(file: &'a PolicyFile, previous: Option<&'a Policy>) -> Self {
+        let signatures = &file.policy.signatures;
+        SignedVersion {
+            file,
+            verdicts: signature_verdicts(&file.policy, &file.message, signatures),
+            previous: previous.map(|p| (p, signature_verdicts(p, &file.message, signatures))),
         }
     }
-    if let (Some(pin), Some(first)) = (trust, policies.first()) {
-        if &first.id != pin {
-            out.push(Violation::new(
-                &first.path,
-                Some("policy@1".into()),
-                Rule::Trust,
-                format!("policy version 1 has id {} but --trust pins {pin}: the trust anchor was replaced", first.id),
+
+    fn violation(&self, rule: Rule, message: String) -> Violation {
+        policy_violation(self.file, rule, message)
+    }
+}
+
+/// Rule `policy`: version numbers run 1, 2, 3 without gaps.
+fn version_gap(file: &PolicyFile, expected: u64) -> Option<Violation> {
+    (file.policy.version != expected).then(|| {
+        policy_violation(
+            file,
+            Rule::Policy,
+            format!(
+                "policy versions jump from {} to {}; versions run 1, 2, 3 without gaps",
+                expected - 1,
+                file.policy.version
+            ),
+        )
+    })
+}
+
+/// Rule `signature` for a policy version: nobody signs twice, and each
+/// signature counts for this version's root or the previous version's.
+fn policy_signature_violations(version: &SignedVersion) -> Vec<Violation> {
+    let policy = &version.file.policy;
+    let root_here = |signer: &Name| policy.root.signers.contains(signer);
+    let mut out = Vec::new();
+    for (i, signature) in policy.signatures.iter().enumerate() {
+        if policy.signatures[..i].iter().any(|s| s.signer == signature.signer) {
+            out.push(
+                version.violation(Rule::Signature, format!("{} signed twice; a signer counts once", signature.signer)),
+            );
+            continue;
+        }
+        let here = &version.verdicts[i];
+        let before = version.previous.as_ref().map(|(p, verdicts)| (p, &verdicts[i]));
+        let valid_here = here.is_ok() && root_here(&signature.signer);
+        let valid_before = before.is_some_and(|(p, v)| v.is_ok() && p.root.signers.contains(&signature.signer));
+        if valid_here || valid_before {
+            continue;
+        }
+        // Name the key problem where there is one; an unknown signer is
+        // better said as "not a root signer".
+        let problem = match (here, before.map(|(_, v)| v)) {
+            (Err(SignatureProblem::UnknownSigner), Some(Err(before))) => Some(before.clone()),
+            (Err(here), _) => Some(here.clone()),
+            (Ok(()), Some(Err(before))) if !root_here(&signature.signer) => Some(before.clone()),
+            _ => None,
+        };
+        out.push(match problem {
+            Some(problem) if problem != SignatureProblem::UnknownSigner => {
+                version.violation(Rule::Signature, format!("policy signature by {}: {problem}", signature.signer))
+            }
+            _ => version.violation(
+                Rule::Signature,
+                format!(
+                    "{} is not a root signer of this or the previous version, so may not sign it",
+                    signature.signer
+                ),
+            ),
+        });
+    }
+    out
+}
+
+/// Rule `threshold` for a policy version (its own root threshold), and the
+/// rotation half of rule `policy` (the previous version's root threshold).
+fn root_threshold_violations(version: &SignedVersion) -> Vec<Violation> {
+    let policy = &version.file.policy;
+    let mut out = Vec::new();
+    let count_here = missing_root(policy, &policy.signatures, &version.verdicts);
+    if count_here > 0 {
+        out.push(version.violation(
+            Rule::Threshold,
+            format!(
+                "policy version {} needs {count_here} more signature(s) from its root signers {}; run `gitops-ledger policy sign`",
+                policy.version,
+                join(&policy.root.signers)
+            ),
+        ));
+    }
+    if let Some((previous, verdicts_by_previous)) = &version.previous {
+        let count_before = missing_root(previous, &policy.signatures, verdicts_by_previous);
+        if count_before > 0 {
+            out.push(version.violation(
+                Rule::Policy,
+                format!(
+                    "rotation to version {} needs {count_before} more signature(s) from the root signers of version {} ({})",
+                    policy.version,
+                    previous.version,
+                    join(&previous.root.signers)
+                ),
             ));
         }
     }
-    if let Some(newest) = policies.last() {
-        if let Some(expires) = newest.policy.expires {
-            if expires < now {
-                out.push(Violation::new(
-                    &newest.path,
-                    Some(format!("policy@{}", newest.policy.version)),
-                    Rule::Expiry,
-                    format!("the newest policy expired at {expires}; sign a new version (`gitops-ledger policy new`)"),
-                ));
-            }
+    out
+}
+
+/// The time half of rule `policy` for a version: `at` not before the previous
+/// version's, and not forward-dated past [`MAX_CLOCK_SKEW_SECONDS`].
+fn policy_time_violations(version: &SignedVersion, now: Timestamp) -> Vec<Violation> {
+    let policy = &version.file.policy;
+    let mut out = Vec::new();
+    if let Some((previous, _)) = &version.previous {
+        if policy.at < previous.at {
+            out.push(version.violation(
+                Rule::Policy,
+                format!("at {} is earlier than version {}'s {}", policy.at, previous.version, previous.at),
+            ));
         }
     }
+    if policy.at.seconds_since(now) > MAX_CLOCK_SKEW_SECONDS {
+        out.push(version.violation(Rule::Policy, format!("at {} is in the future (now is {now})", policy.at)));
+    }
     out
+}
+
+/// Rule `trust`: version 1 is the one `--trust` pins.
+fn trust_violation(policies: &[PolicyFile], trust: Option<&RecordId>) -> Option<Violation> {
+    let (pin, first) = (trust?, policies.first()?);
+    // Labelled as version 1 even when the first file holds another version:
+    // the pin is about version 1.
+    (&first.id != pin).then(|| {
+        Violation::new(
+            &first.path,
+            Some("policy@1".into()),
+            Rule::Trust,
+            format!("policy version 1 has id {} but --trust pins {pin}: the trust anchor was replaced", first.id),
+        )
+    })
+}
+
+/// Rule `expiry`: the newest version is not past its `expires`.
+fn expiry_violation(policies: &[PolicyFile], now: Timestamp) -> Option<Violation> {
+    let newest = policies.last()?;
+    let expires = newest.policy.expires.filter(|expires| *expires < now)?;
+    Some(policy_violation(
+        newest,
+        Rule::Expiry,
+        format!("the newest policy expired at {expires}; sign a new version (`gitops-ledger policy new`)"),
+    ))
 }
 
 /// How many more valid signatures from `group_owner`'s root signers `policy` needs.
