@@ -794,3 +794,669 @@ pub(crate) fn missing_root(group_owner: &Policy, signatures: &[Signature], verdi
 pub(crate) fn join(names: &[Name]) -> String {
     names.iter().map(Name::as_str).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::clock::Span;
+    use crate::ledger::RecordFile;
+    use crate::policy::{policy_path, AbsoluteFreeze, Freeze, RecurringFreeze, SignerGroup, POLICY_SCHEMA};
+    use crate::record::{record_path, Digest, Evidence, Image, ImageName, Override, RECORD_SCHEMA};
+
+    const PATH: &str = "promotions/apps/api/00000001.json";
+    /// When the app's first upstream entry lands in most cases.
+    const T0: &str = "2026-06-01T00:00:00Z";
+
+    fn name(text: &str) -> Name {
+        Name::parse(text).unwrap()
+    }
+
+    fn names(list: &[&str]) -> Vec<Name> {
+        list.iter().map(|n| name(n)).collect()
+    }
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
+    /// `sha256:` and 64 times `fill`, so messages show `sha256:aaaaaaaaaaaa`.
+    fn digest(fill: char) -> Digest {
+        Digest::parse(&format!("sha256:{}", fill.to_string().repeat(64))).unwrap()
+    }
+
+    fn environment(env: &str, from: Option<&str>, signers: &[&str], threshold: u64) -> Environment {
+        Environment {
+            name: name(env),
+            from: from.map(|f| Upstream::One(name(f))),
+            from_mode: None,
+            signers: names(signers),
+            threshold,
+            soak: None,
+            freeze: None,
+            evidence_signers: None,
+            requires: None,
+        }
+    }
+
+    /// Version 1 at 2026-01-01: dev (ci; evidence by ci) → staging (alice,
+    /// 1h soak) → production (alice and bob); root alice and bob;
+    /// break-glass carol. No keys: the rule helpers take verdicts.
+    fn policy() -> Policy {
+        let mut dev = environment("dev", None, &["ci"], 1);
+        dev.evidence_signers = Some(names(&["ci"]));
+        let mut staging = environment("staging", Some("dev"), &["alice"], 1);
+        staging.soak = Some(Span::parse("1h").unwrap());
+        Policy {
+            schema: POLICY_SCHEMA.into(),
+            version: 1,
+            at: at("2026-01-01T00:00:00Z"),
+            expires: None,
+            keys: BTreeMap::new(),
+            root: SignerGroup { signers: names(&["alice", "bob"]), threshold: 2 },
+            environments: vec![dev, staging, environment("production", Some("staging"), &["alice", "bob"], 2)],
+            break_glass: Some(SignerGroup { signers: names(&["carol"]), threshold: 1 }),
+            overlay: None,
+            signatures: Vec::new(),
+        }
+    }
+
+    fn env_of<'p>(policy: &'p Policy, env: &str) -> &'p Environment {
+        policy.environment(&name(env)).unwrap()
+    }
+
+    fn policy_file(policy: Policy) -> PolicyFile {
+        PolicyFile::new(policy_path(policy.version), policy).unwrap()
+    }
+
+    fn signatures(signers: &[&str]) -> Vec<Signature> {
+        signers.iter().map(|s| Signature { signer: name(s), sig: "AAAA".into() }).collect()
+    }
+
+    /// Record api@1 of `kind` setting ghcr.io/o/api to `digest(fill)` in
+    /// `env` at `when`, with the `from` [`policy`] gives `env`, signed by `signers`.
+    fn record(env: &str, kind: Kind, fill: char, when: &str, signers: &[&str]) -> Record {
+        let from = match kind {
+            Kind::Evidence => None,
+            _ => policy().environment(&name(env)).and_then(|e| e.from.clone()),
+        };
+        Record {
+            schema: RECORD_SCHEMA.into(),
+            app: name("api"),
+            seq: 1,
+            prev: None,
+            policy: 1,
+            env: name(env),
+            from,
+            kind,
+            images: vec![Image { name: ImageName::parse("ghcr.io/o/api").unwrap(), digest: digest(fill), tag: None }],
+            evidence: (kind == Kind::Evidence).then(|| Evidence {
+                kind: name("tests"),
+                result: EvidenceResult::Pass,
+                url: None,
+                sha256: None,
+            }),
+            override_: None,
+            at: at(when),
+            reason: None,
+            signatures: signatures(signers),
+        }
+    }
+
+    fn promote(env: &str, fill: char, when: &str) -> Record {
+        let signers: Vec<String> = env_of(&policy(), env).signers.iter().map(|s| s.to_string()).collect();
+        record(env, Kind::Promote, fill, when, &signers.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn with(mut record: Record, change: impl FnOnce(&mut Record)) -> Record {
+        change(&mut record);
+        record
+    }
+
+    fn waiving(record: Record, rules: &[Waivable]) -> Record {
+        with(record, |r| r.override_ = Some(Override { reason: "hotfix".into(), rules: rules.to_vec() }))
+    }
+
+    fn all_valid(record: &Record) -> SignatureVerdicts {
+        record.signatures.iter().map(|_| Ok(())).collect()
+    }
+
+    /// An earlier record of the app, signed by every signer its group has.
+    enum Earlier {
+        Promoted(&'static str, char, &'static str),
+        Tested(&'static str, char, &'static str, EvidenceResult),
+    }
+
+    fn fold(policy: &Policy, earlier: &[Earlier]) -> AppHistory {
+        let files = [policy_file(policy.clone())];
+        let records: Vec<RecordFile> = earlier
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let (env, kind, fill, when, result) = match *entry {
+                    Earlier::Promoted(env, fill, when) => (env, Kind::Promote, fill, when, None),
+                    Earlier::Tested(env, fill, when, result) => (env, Kind::Evidence, fill, when, Some(result)),
+                };
+                let group = env_of(policy, env);
+                let signers = if kind == Kind::Evidence { group.evidence_signers() } else { &group.signers };
+                let mut record = record(env, kind, fill, when, &[]);
+                record.signatures =
+                    signers.iter().map(|s| Signature { signer: s.clone(), sig: "AAAA".into() }).collect();
+                record.seq = i as u64 + 1;
+                if let (Some(evidence), Some(result)) = (record.evidence.as_mut(), result) {
+                    evidence.result = result;
+                }
+                RecordFile::new(record_path(&record.app, record.seq), record).unwrap()
+            })
+            .collect();
+        AppHistory::of(&records, Policies(&files))
+    }
+
+    /// What a case expects, in order: each rule and a fragment of its message.
+    type Expect = &'static [(Rule, &'static str)];
+    /// A change to [`policy`] for one case.
+    type Change = fn(&mut Policy);
+    type Verdict = Result<(), SignatureProblem>;
+    /// Who signed, and the verdict on each signature.
+    type Signers = Vec<(&'static str, Verdict)>;
+
+    /// `got` is exactly `expect`, in order: each rule, its message containing the fragment.
+    fn assert_violations(case: &str, got: &[Violation], expect: &[(Rule, &str)]) {
+        let found: Vec<(Rule, &str)> = got.iter().map(|v| (v.rule, v.message.as_str())).collect();
+        assert_eq!(got.len(), expect.len(), "{case}: {found:#?}");
+        for ((rule, message), (want, fragment)) in found.iter().zip(expect) {
+            assert!(
+                rule == want && message.contains(fragment),
+                "{case}: expected {want} with {fragment:?} in {found:#?}"
+            );
+        }
+    }
+
+    fn candidate<'a>(record: &'a Record, verdicts: &'a SignatureVerdicts) -> Candidate<'a> {
+        Candidate { path: PATH, record, verdicts }
+    }
+
+    #[test]
+    fn cited_finds_the_policy_version_and_environment_or_says_which_is_missing() {
+        let files = [policy_file(policy())];
+        let cases = [
+            ("production under version 1", promote("production", 'a', T0), None),
+            (
+                "a version that does not exist",
+                with(promote("production", 'a', T0), |r| r.policy = 2),
+                Some("cites policy version 2, which does not exist"),
+            ),
+            (
+                "an environment the version lacks",
+                record("qa", Kind::Promote, 'a', T0, &["alice"]),
+                Some("environment qa is not in policy version 1; add it to a new policy version first"),
+            ),
+        ];
+        for (case, record, expect) in cases {
+            let verdicts = all_valid(&record);
+            match (cited(&candidate(&record, &verdicts), Policies(&files)), expect) {
+                (Ok((policy, env)), None) => {
+                    assert_eq!((policy.version, env.name.as_str()), (1, record.env.as_str()), "{case}")
+                }
+                (Err(violation), Some(fragment)) => {
+                    assert_violations(case, std::slice::from_ref(&violation), &[(Rule::Policy, fragment)]);
+                    assert_eq!((violation.file.as_str(), violation.record.as_deref()), (PATH, Some("api@1")), "{case}");
+                }
+                (got, _) => panic!("{case}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn policy_violations_pin_the_policy_at_from_and_break_glass() {
+        let keep: Change = |_| {};
+        let no_break_glass: Change = |p| p.break_glass = None;
+        let early = "2025-12-31T23:59:59Z";
+        let cases: [(&str, Change, Record, Expect); 13] = [
+            ("a promote as the policy says", keep, promote("production", 'a', T0), &[]),
+            ("at the policy's own at", keep, promote("production", 'a', "2026-01-01T00:00:00Z"), &[]),
+            (
+                "at before the policy",
+                keep,
+                promote("production", 'a', early),
+                &[(Rule::Policy, "at 2025-12-31T23:59:59Z is before policy version 1 existed (2026-01-01T00:00:00Z)")],
+            ),
+            (
+                "another from",
+                keep,
+                with(promote("production", 'a', T0), |r| r.from = Some(Upstream::One(name("dev")))),
+                &[(Rule::Policy, "from is dev but policy version 1 says production comes from staging")],
+            ),
+            (
+                "from null where the policy has one",
+                keep,
+                with(promote("production", 'a', T0), |r| r.from = None),
+                &[(Rule::Policy, "from is null but policy version 1 says production comes from staging")],
+            ),
+            (
+                "the same upstream in another form",
+                keep,
+                with(promote("production", 'a', T0), |r| r.from = Some(Upstream::Many(names(&["staging"])))),
+                &[(Rule::Policy, "from is [staging] but policy version 1 says production comes from staging")],
+            ),
+            ("an entry environment, from null", keep, promote("dev", 'a', T0), &[]),
+            ("evidence has no from", keep, record("staging", Kind::Evidence, 'a', T0, &["ci"]), &[]),
+            (
+                "a rollback's from counts too",
+                keep,
+                with(record("production", Kind::Rollback, 'a', T0, &["alice", "bob"]), |r| r.from = None),
+                &[(Rule::Policy, "from is null but policy version 1 says production comes from staging")],
+            ),
+            (
+                "an override with a break-glass group",
+                keep,
+                waiving(promote("production", 'a', T0), &[Waivable::Soak]),
+                &[],
+            ),
+            ("no override, no break-glass group", no_break_glass, promote("production", 'a', T0), &[]),
+            (
+                "an override without a break-glass group",
+                no_break_glass,
+                waiving(promote("production", 'a', T0), &[Waivable::Soak]),
+                &[(Rule::Policy, "waives rules, but policy version 1 has no break_glass group to sign such records")],
+            ),
+            (
+                "all three, in order",
+                no_break_glass,
+                waiving(with(promote("production", 'a', early), |r| r.from = None), &[Waivable::Soak]),
+                &[
+                    (Rule::Policy, "is before policy version 1 existed"),
+                    (Rule::Policy, "from is null"),
+                    (Rule::Policy, "has no break_glass group"),
+                ],
+            ),
+        ];
+        for (case, change, record, expect) in cases {
+            let mut policy = policy();
+            change(&mut policy);
+            let verdicts = all_valid(&record);
+            let env = env_of(&policy, record.env.as_str());
+            assert_violations(case, &policy_violations(&candidate(&record, &verdicts), &policy, env), expect);
+        }
+    }
+
+    #[test]
+    fn signature_violations_pin_validity_groups_and_signing_twice() {
+        use SignatureProblem::{Invalid, UnknownSigner, WrongKey};
+        let production = || promote("production", 'a', T0);
+        let evidence = |env: &str| record(env, Kind::Evidence, 'a', T0, &[]);
+        let cases: [(&str, Record, Signers, Expect); 14] = [
+            ("the environment's signers", production(), vec![("alice", Ok(())), ("bob", Ok(()))], &[]),
+            ("below the threshold is pending, not a violation", production(), vec![("alice", Ok(()))], &[]),
+            (
+                "a signature that does not verify",
+                production(),
+                vec![("alice", Ok(())), ("bob", Err(Invalid))],
+                &[(Rule::Signature, "signature by bob: signature does not verify")],
+            ),
+            (
+                "a signature by another key",
+                production(),
+                vec![("alice", Err(WrongKey))],
+                &[(Rule::Signature, "signature by alice: signature was made by a different key")],
+            ),
+            (
+                "a signer without a key",
+                production(),
+                vec![("mallory", Err(UnknownSigner))],
+                &[(Rule::Signature, "signature by mallory: the signer has no key in the policy version")],
+            ),
+            (
+                "a valid signer outside the group",
+                production(),
+                vec![("alice", Ok(())), ("ci", Ok(()))],
+                &[(Rule::Signature, "ci may not sign for production (policy version 1 allows alice, bob)")],
+            ),
+            (
+                "break-glass on an override",
+                waiving(production(), &[Waivable::Freeze]),
+                vec![("alice", Ok(())), ("bob", Ok(())), ("carol", Ok(()))],
+                &[],
+            ),
+            (
+                "break-glass without an override",
+                production(),
+                vec![("carol", Ok(()))],
+                &[(Rule::Signature, "carol may not sign for production (policy version 1 allows alice, bob)")],
+            ),
+            (
+                "outside both groups of an override",
+                waiving(production(), &[Waivable::Freeze]),
+                vec![("dave", Ok(()))],
+                &[(
+                    Rule::Signature,
+                    "dave may not sign for production (policy version 1 allows alice, bob; break-glass: carol)",
+                )],
+            ),
+            ("evidence by an evidence signer", evidence("dev"), vec![("ci", Ok(()))], &[]),
+            (
+                "evidence by an environment signer",
+                evidence("dev"),
+                vec![("alice", Ok(()))],
+                &[(Rule::Signature, "alice may not sign evidence for dev (policy version 1 allows ci)")],
+            ),
+            (
+                "evidence where nobody signs evidence",
+                evidence("staging"),
+                vec![("alice", Ok(()))],
+                &[(Rule::Signature, "alice may not sign evidence for staging (policy version 1 allows nobody)")],
+            ),
+            (
+                "a signer twice",
+                production(),
+                vec![("alice", Ok(())), ("alice", Ok(())), ("bob", Ok(()))],
+                &[(Rule::Signature, "alice signed twice; a signer counts once")],
+            ),
+            (
+                "an invalid signature, then the same signer again",
+                production(),
+                vec![("bob", Err(Invalid)), ("bob", Ok(()))],
+                &[
+                    (Rule::Signature, "signature by bob: signature does not verify"),
+                    (Rule::Signature, "bob signed twice"),
+                ],
+            ),
+        ];
+        let policy = policy();
+        for (case, record, signed, expect) in cases {
+            let record =
+                with(record, |r| r.signatures = signatures(&signed.iter().map(|(s, _)| *s).collect::<Vec<_>>()));
+            let verdicts: SignatureVerdicts = signed.into_iter().map(|(_, verdict)| verdict).collect();
+            assert_violations(case, &signature_violations(&candidate(&record, &verdicts), &policy), expect);
+        }
+    }
+
+    #[test]
+    fn kind_violations_pin_provenance_evidence_soak_rollback_and_evidence_records() {
+        use Earlier::{Promoted, Tested};
+        use EvidenceResult::{Fail, Pass};
+        let keep: Change = |_| {};
+        let requires_tests: Change = |p| p.environments[1].requires = Some(names(&["tests"]));
+        // staging fans in from dev and a new entry environment qa.
+        fn fan_in(p: &mut Policy, mode: FromMode) {
+            p.environments.insert(1, environment("qa", None, &["ci"], 1));
+            p.environments[2].from = Some(Upstream::Many(names(&["dev", "qa"])));
+            p.environments[2].from_mode = Some(mode);
+        }
+        let any: Change = |p| fan_in(p, FromMode::Any);
+        let all: Change = |p| fan_in(p, FromMode::All);
+        let later = "2026-06-01T02:00:00Z";
+        let rollback = |fill| record("production", Kind::Rollback, fill, later, &["alice", "bob"]);
+        let evidence = |fill| record("dev", Kind::Evidence, fill, later, &["ci"]);
+        let cases: [(&str, Change, &[Earlier], Record, Expect); 22] = [
+            ("a promote into an entry environment", keep, &[], promote("dev", 'a', T0), &[]),
+            ("a digest its upstream ran, soaked", keep, &[Promoted("dev", 'a', T0)], promote("staging", 'a', later), &[]),
+            (
+                "a digest its upstream never ran",
+                keep,
+                &[Promoted("dev", 'b', T0)],
+                promote("staging", 'a', later),
+                &[(Rule::Provenance, "staging digest sha256:aaaaaaaaaaaa (ghcr.io/o/api) was never promoted to dev; promote it to dev first")],
+            ),
+            (
+                "provenance waived",
+                keep,
+                &[],
+                waiving(promote("staging", 'a', later), &[Waivable::Provenance]),
+                &[],
+            ),
+            (
+                "waiving soak leaves provenance",
+                keep,
+                &[],
+                waiving(promote("staging", 'a', later), &[Waivable::Soak]),
+                &[(Rule::Provenance, "was never promoted to dev")],
+            ),
+            (
+                "before the soak ends",
+                keep,
+                &[Promoted("dev", 'a', T0)],
+                promote("staging", 'a', "2026-06-01T00:30:00Z"),
+                &[(Rule::Soak, "digest sha256:aaaaaaaaaaaa entered dev at 2026-06-01T00:00:00Z, less than the 1h soak before 2026-06-01T00:30:00Z; promote at 2026-06-01T01:00:00Z or later")],
+            ),
+            ("just when the soak ends", keep, &[Promoted("dev", 'a', T0)], promote("staging", 'a', "2026-06-01T01:00:00Z"), &[]),
+            (
+                "soak waived",
+                keep,
+                &[Promoted("dev", 'a', T0)],
+                waiving(promote("staging", 'a', "2026-06-01T00:30:00Z"), &[Waivable::Soak]),
+                &[],
+            ),
+            (
+                "required evidence missing",
+                requires_tests,
+                &[Promoted("dev", 'a', T0)],
+                promote("staging", 'a', later),
+                &[(Rule::Evidence, "staging requires tests evidence for sha256:aaaaaaaaaaaa in dev, and there is none since it entered dev")],
+            ),
+            (
+                "required evidence failed",
+                requires_tests,
+                &[Promoted("dev", 'a', T0), Tested("dev", 'a', "2026-06-01T00:10:00Z", Fail)],
+                promote("staging", 'a', later),
+                &[(Rule::Evidence, "tests evidence for sha256:aaaaaaaaaaaa in dev failed at 2026-06-01T00:10:00Z; staging requires a pass")],
+            ),
+            (
+                "required evidence waived",
+                requires_tests,
+                &[Promoted("dev", 'a', T0)],
+                waiving(promote("staging", 'a', later), &[Waivable::Evidence]),
+                &[],
+            ),
+            (
+                "required evidence passed, soaked",
+                requires_tests,
+                &[Promoted("dev", 'a', T0), Tested("dev", 'a', "2026-06-01T00:10:00Z", Pass)],
+                promote("staging", 'a', later),
+                &[],
+            ),
+            (
+                "the soak counts from the pass",
+                requires_tests,
+                &[Promoted("dev", 'a', T0), Tested("dev", 'a', "2026-06-01T01:30:00Z", Pass)],
+                promote("staging", 'a', later),
+                &[(Rule::Soak, "digest sha256:aaaaaaaaaaaa passed its required evidence in dev at 2026-06-01T01:30:00Z")],
+            ),
+            ("any: one upstream suffices", any, &[Promoted("qa", 'a', T0)], promote("staging", 'a', later), &[]),
+            (
+                "any: every upstream's findings when none passes",
+                any,
+                &[],
+                promote("staging", 'a', later),
+                &[(Rule::Provenance, "never promoted to dev"), (Rule::Provenance, "never promoted to qa")],
+            ),
+            (
+                "all: each upstream must pass",
+                all,
+                &[Promoted("qa", 'a', T0)],
+                promote("staging", 'a', later),
+                &[(Rule::Provenance, "never promoted to dev")],
+            ),
+            (
+                "a rollback to a digest production ran",
+                keep,
+                &[Promoted("production", 'a', T0), Promoted("production", 'b', "2026-06-01T01:00:00Z")],
+                rollback('a'),
+                &[],
+            ),
+            (
+                "a rollback to a digest production never ran",
+                keep,
+                &[Promoted("staging", 'c', T0), Promoted("production", 'b', T0)],
+                rollback('c'),
+                &[(Rule::Rollback, "rollback to sha256:cccccccccccc (ghcr.io/o/api), which production never ran; a rollback returns to a digest the environment ran before")],
+            ),
+            (
+                "a rollback is no promote: no provenance asked",
+                keep,
+                &[Promoted("production", 'a', T0)],
+                waiving(rollback('a'), &[Waivable::Freeze]),
+                &[],
+            ),
+            ("evidence for what dev runs", keep, &[Promoted("dev", 'a', T0)], evidence('a'), &[]),
+            (
+                "evidence for what dev ran before",
+                keep,
+                &[Promoted("dev", 'a', T0), Promoted("dev", 'b', "2026-06-01T01:00:00Z")],
+                evidence('a'),
+                &[(Rule::Evidence, "evidence for sha256:aaaaaaaaaaaa (ghcr.io/o/api), which dev does not run (it runs sha256:bbbbbbbbbbbb); evidence attests to what runs")],
+            ),
+            (
+                "evidence where nothing runs",
+                keep,
+                &[],
+                evidence('a'),
+                &[(Rule::Evidence, "which dev does not run; evidence attests to what runs")],
+            ),
+        ];
+        for (case, change, earlier, record, expect) in cases {
+            let mut policy = policy();
+            change(&mut policy);
+            let history = fold(&policy, earlier);
+            let verdicts = all_valid(&record);
+            let env = env_of(&policy, record.env.as_str());
+            assert_violations(case, &kind_violations(&candidate(&record, &verdicts), env, &history), expect);
+        }
+    }
+
+    #[test]
+    fn freeze_violations_pin_windows_rollbacks_and_waivers() {
+        let window = |allow_rollback: Option<bool>| {
+            Freeze::Absolute(AbsoluteFreeze { start: at(T0), end: at("2026-06-02T00:00:00Z"), allow_rollback })
+        };
+        // Friday 16:00 Berlin for 64h: across the end of summer time, 14:00Z to 06:00Z (docs/format.md).
+        let weekend = Freeze::Recurring(RecurringFreeze {
+            cron: "0 16 * * FRI".into(),
+            duration: Span::parse("64h").unwrap(),
+            timezone: "Europe/Berlin".into(),
+            allow_rollback: None,
+        });
+        let inside = "2026-06-01T12:00:00Z";
+        let promote = |when| promote("production", 'a', when);
+        let rollback = || record("production", Kind::Rollback, 'a', inside, &["alice", "bob"]);
+        let cases: [(&str, Vec<Freeze>, Record, Expect); 13] = [
+            ("no windows", vec![], promote(inside), &[]),
+            (
+                "a promote inside a window",
+                vec![window(None)],
+                promote(inside),
+                &[(
+                    Rule::Freeze,
+                    "production is frozen from 2026-06-01T00:00:00Z until 2026-06-02T00:00:00Z (policy version 1)",
+                )],
+            ),
+            ("at the window's start", vec![window(None)], promote(T0), &[(Rule::Freeze, "is frozen from")]),
+            ("at the window's end", vec![window(None)], promote("2026-06-02T00:00:00Z"), &[]),
+            ("a rollback inside a window", vec![window(Some(false))], rollback(), &[(Rule::Freeze, "is frozen from")]),
+            ("a rollback where the window allows it", vec![window(Some(true))], rollback(), &[]),
+            (
+                "a promote where the window allows only rollbacks",
+                vec![window(Some(true))],
+                promote(inside),
+                &[(Rule::Freeze, "(policy version 1); only rollbacks may land")],
+            ),
+            ("freeze waived", vec![window(None)], waiving(promote(inside), &[Waivable::Freeze]), &[]),
+            (
+                "another rule waived",
+                vec![window(None)],
+                waiving(promote(inside), &[Waivable::Soak]),
+                &[(Rule::Freeze, "is frozen from")],
+            ),
+            (
+                "evidence is never frozen",
+                vec![window(None)],
+                record("production", Kind::Evidence, 'a', inside, &[]),
+                &[],
+            ),
+            (
+                "two windows, each reported",
+                vec![window(None), window(Some(true))],
+                promote(inside),
+                &[(Rule::Freeze, "(policy version 1)"), (Rule::Freeze, "only rollbacks may land")],
+            ),
+            (
+                "inside a recurring window",
+                vec![weekend.clone()],
+                promote("2026-10-24T12:00:00Z"),
+                &[(Rule::Freeze, "production is frozen from 2026-10-23T14:00:00Z until 2026-10-26T06:00:00Z")],
+            ),
+            ("when the recurring window closes", vec![weekend], promote("2026-10-26T06:00:00Z"), &[]),
+        ];
+        for (case, windows, record, expect) in cases {
+            let mut policy = policy();
+            policy.environments[2].freeze = Some(windows);
+            let verdicts = all_valid(&record);
+            let env = env_of(&policy, "production");
+            assert_violations(case, &freeze_violations(&candidate(&record, &verdicts), &policy, env), expect);
+        }
+    }
+
+    #[test]
+    fn check_record_runs_the_chain_then_each_rule_in_the_table_order() {
+        let mut frozen = policy();
+        frozen.environments[2].freeze = Some(vec![Freeze::Absolute(AbsoluteFreeze {
+            start: at(T0),
+            end: at("2026-06-02T00:00:00Z"),
+            allow_rollback: None,
+        })]);
+        let files = [policy_file(frozen.clone())];
+        let now = at("2026-07-01T00:00:00Z");
+        let everything_wrong = with(record("production", Kind::Promote, 'a', T0, &["alice", "ci"]), |r| {
+            r.seq = 2;
+            r.from = None;
+        });
+        let cases: [(&str, Record, Expect); 4] = [
+            (
+                "every helper's finding, chain first",
+                everything_wrong.clone(),
+                &[
+                    (Rule::Chain, "seq is 2 but this is the app's first record"),
+                    (Rule::Policy, "from is null"),
+                    (Rule::Signature, "ci may not sign for production"),
+                    (Rule::Provenance, "was never promoted to staging"),
+                    (Rule::Freeze, "production is frozen"),
+                ],
+            ),
+            (
+                "a missing policy version stops after the chain",
+                with(everything_wrong.clone(), |r| r.policy = 7),
+                &[(Rule::Chain, "seq is 2"), (Rule::Policy, "cites policy version 7, which does not exist")],
+            ),
+            (
+                "an environment not in the policy stops after the chain",
+                with(everything_wrong, |r| r.env = name("qa")),
+                &[(Rule::Chain, "seq is 2"), (Rule::Policy, "environment qa is not in policy version 1")],
+            ),
+            ("a promote that breaks no rule", promote("dev", 'a', T0), &[]),
+        ];
+        for (case, record, expect) in cases {
+            let verdicts = all_valid(&record);
+            assert_violations(
+                case,
+                &check_record(&candidate(&record, &verdicts), &fold(&frozen, &[]), Policies(&files), now),
+                expect,
+            );
+        }
+
+        let history = fold(&frozen, &[Earlier::Promoted("staging", 'a', T0)]);
+        let pending = with(record("production", Kind::Promote, 'a', "2026-06-03T00:00:00Z", &["alice"]), |r| {
+            r.seq = 2;
+            r.prev = history.last().map(|link| link.id.clone());
+        });
+        let verdicts = all_valid(&pending);
+        assert_violations(
+            "pending",
+            &check_record(&candidate(&pending, &verdicts), &history, Policies(&files), now),
+            &[],
+        );
+        let missing = missing_approvals(&pending, &frozen);
+        assert_eq!(missing.len(), 1, "pending is missing_approvals' finding");
+        assert_eq!(missing[0].to_string(), "production needs 2 distinct signers of alice, bob, 1 more");
+    }
+}
