@@ -798,12 +798,14 @@ pub(crate) fn join(names: &[Name]) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::path::Path;
 
     use super::*;
     use crate::clock::Span;
     use crate::ledger::RecordFile;
     use crate::policy::{policy_path, AbsoluteFreeze, Freeze, RecurringFreeze, SignerGroup, POLICY_SCHEMA};
     use crate::record::{record_path, Digest, Evidence, Image, ImageName, Override, RECORD_SCHEMA};
+    use crate::sign::{PolicyKey, SigningKey};
 
     const PATH: &str = "promotions/apps/api/00000001.json";
     /// When the app's first upstream entry lands in most cases.
@@ -1458,5 +1460,364 @@ mod tests {
         let missing = missing_approvals(&pending, &frozen);
         assert_eq!(missing.len(), 1, "pending is missing_approvals' finding");
         assert_eq!(missing[0].to_string(), "production needs 2 distinct signers of alice, bob, 1 more");
+    }
+
+    fn version(number: u64, when: &str, root: &[&str], signers: &[&str]) -> PolicyFile {
+        let mut policy = policy();
+        policy.version = number;
+        policy.at = at(when);
+        policy.root = SignerGroup { signers: names(root), threshold: 2 };
+        policy.signatures = signatures(signers);
+        policy_file(policy)
+    }
+
+    /// Who signed a policy version, and the verdicts on each signature.
+    enum Signed {
+        /// Version 1 (root alice and bob): the verdict under its own keys.
+        First(Signers),
+        /// Version 2 (root bob and carol) after version 1: the verdicts under
+        /// version 2's keys and under version 1's.
+        Rotation(Vec<(&'static str, Verdict, Verdict)>),
+    }
+
+    fn judge(signed: Signed, check: fn(&SignedVersion) -> Vec<Violation>) -> Vec<Violation> {
+        let first = version(1, "2026-01-01T00:00:00Z", &["alice", "bob"], &[]);
+        match signed {
+            Signed::First(rows) => {
+                let file = version(
+                    1,
+                    "2026-01-01T00:00:00Z",
+                    &["alice", "bob"],
+                    &rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                );
+                let verdicts = rows.into_iter().map(|r| r.1).collect();
+                check(&SignedVersion { file: &file, verdicts, previous: None })
+            }
+            Signed::Rotation(rows) => {
+                let file = version(
+                    2,
+                    "2026-02-01T00:00:00Z",
+                    &["bob", "carol"],
+                    &rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                );
+                let verdicts = rows.iter().map(|r| r.1.clone()).collect();
+                let before = rows.into_iter().map(|r| r.2).collect();
+                check(&SignedVersion { file: &file, verdicts, previous: Some((&first.policy, before)) })
+            }
+        }
+    }
+
+    #[test]
+    fn policy_signature_violations_pin_root_signers_of_this_or_the_previous_version() {
+        use SignatureProblem::{Invalid, UnknownSigner, WrongKey};
+        use Signed::{First, Rotation};
+        let cases: [(&str, Signed, Expect); 13] = [
+            ("version 1 by its root", First(vec![("alice", Ok(())), ("bob", Ok(()))]), &[]),
+            (
+                "a signer twice",
+                First(vec![("alice", Ok(())), ("alice", Ok(()))]),
+                &[(Rule::Signature, "alice signed twice; a signer counts once")],
+            ),
+            (
+                "a valid signer outside the root",
+                First(vec![("carol", Ok(()))]),
+                &[(Rule::Signature, "carol is not a root signer of this or the previous version, so may not sign it")],
+            ),
+            (
+                "a signature that does not verify",
+                First(vec![("bob", Err(Invalid))]),
+                &[(Rule::Signature, "policy signature by bob: signature does not verify")],
+            ),
+            (
+                "a signer without a key is not a root signer",
+                First(vec![("mallory", Err(UnknownSigner))]),
+                &[(Rule::Signature, "mallory is not a root signer")],
+            ),
+            ("the old root vouches", Rotation(vec![("alice", Err(UnknownSigner), Ok(()))]), &[]),
+            ("the new root signs", Rotation(vec![("carol", Ok(()), Err(UnknownSigner))]), &[]),
+            ("a new key fails, the old one vouches", Rotation(vec![("bob", Err(WrongKey), Ok(()))]), &[]),
+            (
+                "an old root signer's signature fails under the old key",
+                Rotation(vec![("alice", Err(UnknownSigner), Err(Invalid))]),
+                &[(Rule::Signature, "policy signature by alice: signature does not verify")],
+            ),
+            (
+                "this version's key problem comes first",
+                Rotation(vec![("bob", Err(WrongKey), Err(Invalid))]),
+                &[(Rule::Signature, "policy signature by bob: signature was made by a different key")],
+            ),
+            (
+                "valid here but no root signer, failing under the old key",
+                Rotation(vec![("ci", Ok(()), Err(WrongKey))]),
+                &[(Rule::Signature, "policy signature by ci: signature was made by a different key")],
+            ),
+            (
+                "valid under both versions' keys but in neither root",
+                Rotation(vec![("ci", Ok(()), Ok(()))]),
+                &[(Rule::Signature, "ci is not a root signer of this or the previous version")],
+            ),
+            (
+                "in neither version's keys",
+                Rotation(vec![("dave", Err(UnknownSigner), Err(UnknownSigner))]),
+                &[(Rule::Signature, "dave is not a root signer of this or the previous version")],
+            ),
+        ];
+        for (case, signed, expect) in cases {
+            assert_violations(case, &judge(signed, policy_signature_violations), expect);
+        }
+    }
+
+    #[test]
+    fn root_threshold_violations_pin_the_own_root_and_the_rotation() {
+        use SignatureProblem::{Invalid, UnknownSigner};
+        use Signed::{First, Rotation};
+        let cases: [(&str, Signed, Expect); 8] = [
+            ("version 1 by its root threshold", First(vec![("alice", Ok(())), ("bob", Ok(()))]), &[]),
+            (
+                "one of two",
+                First(vec![("alice", Ok(()))]),
+                &[(Rule::Threshold, "policy version 1 needs 1 more signature(s) from its root signers alice, bob; run `gitops-ledger policy sign`")],
+            ),
+            (
+                "an invalid signature does not count",
+                First(vec![("alice", Ok(())), ("bob", Err(Invalid))]),
+                &[(Rule::Threshold, "policy version 1 needs 1 more signature(s)")],
+            ),
+            (
+                "a signer outside the root does not count",
+                First(vec![("alice", Ok(())), ("carol", Ok(()))]),
+                &[(Rule::Threshold, "policy version 1 needs 1 more signature(s)")],
+            ),
+            (
+                "a rotation signed by both roots",
+                Rotation(vec![("alice", Err(UnknownSigner), Ok(())), ("bob", Ok(()), Ok(())), ("carol", Ok(()), Err(UnknownSigner))]),
+                &[],
+            ),
+            (
+                "a new root that signs itself in",
+                Rotation(vec![("bob", Ok(()), Ok(())), ("carol", Ok(()), Err(UnknownSigner))]),
+                &[(Rule::Policy, "rotation to version 2 needs 1 more signature(s) from the root signers of version 1 (alice, bob)")],
+            ),
+            (
+                "the old root without the new",
+                Rotation(vec![("alice", Err(UnknownSigner), Ok(())), ("bob", Ok(()), Ok(()))]),
+                &[(Rule::Threshold, "policy version 2 needs 1 more signature(s) from its root signers bob, carol")],
+            ),
+            (
+                "neither, own threshold first",
+                Rotation(vec![("carol", Ok(()), Err(UnknownSigner))]),
+                &[(Rule::Threshold, "policy version 2 needs 1 more"), (Rule::Policy, "rotation to version 2 needs 2 more")],
+            ),
+        ];
+        for (case, signed, expect) in cases {
+            assert_violations(case, &judge(signed, root_threshold_violations), expect);
+        }
+    }
+
+    #[test]
+    fn policy_time_violations_pin_order_and_forward_dating() {
+        let now = "2026-06-01T00:00:00Z";
+        let cases: [(&str, Option<&str>, &str, Expect); 6] = [
+            ("version 1 in the past", None, "2026-01-01T00:00:00Z", &[]),
+            ("the full clock skew ahead", None, "2026-06-01T00:05:00Z", &[]),
+            (
+                "past the clock skew",
+                None,
+                "2026-06-01T00:05:01Z",
+                &[(Rule::Policy, "at 2026-06-01T00:05:01Z is in the future (now is 2026-06-01T00:00:00Z)")],
+            ),
+            ("after the previous version", Some("2026-01-01T00:00:00Z"), "2026-02-01T00:00:00Z", &[]),
+            ("at the previous version's at", Some("2026-01-01T00:00:00Z"), "2026-01-01T00:00:00Z", &[]),
+            (
+                "before the previous version, and in the future",
+                Some("2026-07-01T00:00:00Z"),
+                "2026-06-30T00:00:00Z",
+                &[
+                    (Rule::Policy, "at 2026-06-30T00:00:00Z is earlier than version 1's 2026-07-01T00:00:00Z"),
+                    (Rule::Policy, "is in the future"),
+                ],
+            ),
+        ];
+        for (case, previous_at, own_at, expect) in cases {
+            let previous = previous_at.map(|when| version(1, when, &["alice", "bob"], &[]));
+            let file = version(if previous.is_some() { 2 } else { 1 }, own_at, &["alice", "bob"], &[]);
+            let signed = SignedVersion {
+                file: &file,
+                verdicts: Vec::new(),
+                previous: previous.as_ref().map(|p| (&p.policy, Vec::new())),
+            };
+            assert_violations(case, &policy_time_violations(&signed, at(now)), expect);
+        }
+    }
+
+    #[test]
+    fn version_gap_pins_versions_without_gaps() {
+        let third = version(3, "2026-01-01T00:00:00Z", &["alice", "bob"], &[]);
+        assert!(version_gap(&third, 3).is_none());
+        let gap = version_gap(&third, 2).unwrap();
+        assert_violations(
+            "a gap",
+            std::slice::from_ref(&gap),
+            &[(Rule::Policy, "policy versions jump from 1 to 3; versions run 1, 2, 3 without gaps")],
+        );
+        assert_eq!((gap.file.as_str(), gap.record.as_deref()), ("promotions/policy/00000003.json", Some("policy@3")));
+    }
+
+    #[test]
+    fn trust_violation_pins_version_1_to_the_pinned_id() {
+        let first = version(1, "2026-01-01T00:00:00Z", &["alice", "bob"], &[]);
+        let other = RecordId::from_sha256(&[0; 32]);
+        let files = std::slice::from_ref(&first);
+        let cases = [
+            ("no pin", files, None, None),
+            ("the pinned version 1", files, Some(&first.id), None),
+            ("no versions to pin", &files[..0], Some(&other), None),
+            (
+                "another version 1",
+                files,
+                Some(&other),
+                Some("but --trust pins sha256:0000000000000000000000000000000000000000000000000000000000000000: the trust anchor was replaced"),
+            ),
+        ];
+        for (case, files, pin, expect) in cases {
+            let got: Vec<Violation> = trust_violation(files, pin).into_iter().collect();
+            let expect: Vec<(Rule, &str)> = expect.map(|fragment| (Rule::Trust, fragment)).into_iter().collect();
+            assert_violations(case, &got, &expect);
+        }
+        let replaced = trust_violation(files, Some(&other)).unwrap();
+        assert!(replaced.message.starts_with(&format!("policy version 1 has id {} but", first.id)), "{replaced}");
+        assert_eq!(replaced.record.as_deref(), Some("policy@1"));
+    }
+
+    #[test]
+    fn expiry_violation_pins_the_newest_version_past_its_expires() {
+        let now = "2026-06-01T00:00:00Z";
+        let expiring = |number: u64, expires: Option<&str>| {
+            let mut file = version(number, "2026-01-01T00:00:00Z", &["alice", "bob"], &[]);
+            file.policy.expires = expires.map(at);
+            file
+        };
+        let cases: [(&str, Vec<PolicyFile>, Option<&str>); 6] = [
+            ("no versions", vec![], None),
+            ("no expires", vec![expiring(1, None)], None),
+            ("expires later", vec![expiring(1, Some("2026-06-01T00:00:01Z"))], None),
+            ("expires now", vec![expiring(1, Some(now))], None),
+            ("an older version expired", vec![expiring(1, Some("2026-02-01T00:00:00Z")), expiring(2, None)], None),
+            (
+                "the newest expired",
+                vec![expiring(1, None), expiring(2, Some("2026-05-31T23:59:59Z"))],
+                Some("the newest policy expired at 2026-05-31T23:59:59Z; sign a new version (`gitops-ledger policy new`)"),
+            ),
+        ];
+        for (case, files, expect) in cases {
+            let got: Vec<Violation> = expiry_violation(&files, at(now)).into_iter().collect();
+            let expect: Vec<(Rule, &str)> = expect.map(|fragment| (Rule::Expiry, fragment)).into_iter().collect();
+            assert_violations(case, &got, &expect);
+            if let Some(violation) = got.first() {
+                assert_eq!(violation.record.as_deref(), Some("policy@2"), "{case}");
+            }
+        }
+    }
+
+    fn key_path(signer: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors/keys").join(signer)
+    }
+
+    fn public_key(file: &str) -> PolicyKey {
+        let text = std::fs::read_to_string(key_path(&format!("{file}.pub"))).unwrap();
+        PolicyKey::parse(text.trim_end()).unwrap()
+    }
+
+    /// An unsigned policy version giving each test signer its own key.
+    fn keyed_policy(number: u64, root: &[&str]) -> Policy {
+        let mut policy = policy();
+        policy.version = number;
+        policy.at = at("2026-01-01T00:00:00Z");
+        policy.root = SignerGroup { signers: names(root), threshold: 2 };
+        policy.keys =
+            ["alice", "bob", "carol", "ci"].into_iter().map(|signer| (name(signer), public_key(signer))).collect();
+        policy
+    }
+
+    /// `policy` really signed by `signers`, each with the test key of its name,
+    /// then `forged` (signatures copied from elsewhere) appended as they are.
+    fn signed(mut policy: Policy, signers: &[&str], forged: &[Signature]) -> PolicyFile {
+        let message = policy.message().unwrap();
+        policy.signatures = signers
+            .iter()
+            .map(|signer| Signature {
+                signer: name(signer),
+                sig: SigningKey::load(&key_path(signer), None).unwrap().sign(&message).unwrap(),
+            })
+            .chain(forged.iter().cloned())
+            .collect();
+        policy_file(policy)
+    }
+
+    fn keyed(number: u64, root: &[&str], signers: &[&str], forged: &[Signature]) -> PolicyFile {
+        signed(keyed_policy(number, root), signers, forged)
+    }
+
+    #[test]
+    fn check_policies_composes_the_helpers_per_version_then_trust_and_expiry() {
+        let first = keyed(1, &["alice", "bob"], &["alice", "bob"], &[]);
+        let rotated = keyed(2, &["bob", "carol"], &["alice", "bob", "carol"], &[]);
+        let self_rotated = keyed(2, &["bob", "carol"], &["bob", "carol"], &[]);
+        let copied = keyed(2, &["bob", "carol"], &["bob", "carol"], &first.policy.signatures[..1]);
+        let mut carol_unknown = keyed_policy(1, &["alice", "bob"]);
+        carol_unknown.keys.remove(&name("carol"));
+        let carol_unknown = signed(carol_unknown, &["alice", "bob"], &[]);
+        let mut new_alice_key = keyed_policy(2, &["bob", "carol"]);
+        new_alice_key.keys.insert(name("alice"), public_key("ci"));
+        let new_alice_key = signed(new_alice_key, &["alice", "bob", "carol"], &[]);
+        let half_signed = keyed(1, &["alice", "bob"], &["alice"], &[]);
+        let mut expired = half_signed.clone();
+        expired.policy.expires = Some(at("2026-03-01T00:00:00Z"));
+        let now = at("2026-06-01T00:00:00Z");
+        let other = RecordId::from_sha256(&[0; 32]);
+        let cases: [(&str, Vec<PolicyFile>, Option<&RecordId>, Expect); 9] = [
+            ("no versions", vec![], None, &[(Rule::Policy, "there is no policy version 1; run `gitops-ledger init`")]),
+            ("version 1 by its root, pinned", vec![first.clone()], Some(&first.id), &[]),
+            ("a rotation signed by both roots", vec![first.clone(), rotated.clone()], None, &[]),
+            ("a new root signer with a key only in the new version", vec![carol_unknown, rotated.clone()], None, &[]),
+            ("a replaced key: the old one vouches for the old root", vec![first.clone(), new_alice_key], None, &[]),
+            (
+                "a new root that signs itself in",
+                vec![first.clone(), self_rotated],
+                None,
+                &[(
+                    Rule::Policy,
+                    "rotation to version 2 needs 1 more signature(s) from the root signers of version 1 (alice, bob)",
+                )],
+            ),
+            (
+                "a signature copied from version 1",
+                vec![first.clone(), copied],
+                None,
+                &[
+                    (Rule::Signature, "policy signature by alice: signature does not verify"),
+                    (Rule::Policy, "rotation to version 2 needs 1 more"),
+                ],
+            ),
+            (
+                "a gap ends the walk",
+                vec![first.clone(), keyed(3, &["bob", "carol"], &[], &[]), keyed(4, &["bob", "carol"], &[], &[])],
+                None,
+                &[(Rule::Policy, "policy versions jump from 1 to 3")],
+            ),
+            (
+                "per-version findings, then trust, then expiry",
+                vec![expired],
+                Some(&other),
+                &[
+                    (Rule::Threshold, "policy version 1 needs 1 more"),
+                    (Rule::Trust, "the trust anchor was replaced"),
+                    (Rule::Expiry, "the newest policy expired at 2026-03-01T00:00:00Z"),
+                ],
+            ),
+        ];
+        for (case, files, pin, expect) in cases {
+            assert_violations(case, &check_policies(&files, now, pin), expect);
+        }
     }
 }
