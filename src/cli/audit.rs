@@ -23,6 +23,7 @@ pub struct Args {
     /// How far before its landing commit a record's `at` may be before it is reported as possibly backdated.
     #[arg(long, value_name = "DURATION", default_value = "14d", value_parser = parse_span)]
     pub backdate: Span,
+    /// Text for people, or one JSON object (the findings and where each record landed) for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

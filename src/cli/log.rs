@@ -11,12 +11,15 @@ use crate::record::Name;
 /// The history of promotions, rollbacks and evidence, newest first.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only this app's records (default: every app).
     #[arg(long, value_name = "APP")]
     pub app: Option<Name>,
+    /// Only records about this environment (default: every environment).
     #[arg(long, value_name = "ENV")]
     pub env: Option<Name>,
     #[command(flatten)]
     pub window: Window,
+    /// One line a record for people, or a JSON array of the records for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

@@ -18,6 +18,7 @@ pub struct Args {
     /// Stop after this moment (default: replay everything).
     #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
     pub until: Option<Timestamp>,
+    /// Text for people, or one JSON object (the events and the final state) for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

@@ -11,10 +11,12 @@ use crate::record::Name;
 /// DORA figures from the ledger: deployment frequency, lead time, change failure rate, time to restore.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only this app's records (default: every app).
     #[arg(long, value_name = "APP")]
     pub app: Option<Name>,
     #[command(flatten)]
     pub window: Window,
+    /// Text for people, or one JSON object (overall and per app) for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

@@ -13,6 +13,7 @@ pub struct Args {
     /// The moment to look at (default: now), RFC 3339 UTC with whole seconds.
     #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
     pub at: Option<Timestamp>,
+    /// A table for people, or JSON for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

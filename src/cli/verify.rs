@@ -32,6 +32,7 @@ pub struct Args {
     /// Pin policy version 1 by its id (sha256:HEX); without it, the root is trusted on first use.
     #[arg(long, value_name = "ID")]
     pub trust: Option<RecordId>,
+    /// Text for people, JSON for scripts, or GitHub Actions annotations for a pull request.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

@@ -5,6 +5,7 @@
 mod common;
 
 mod audit;
+mod cli_help;
 mod cli_reference;
 mod conformance;
 mod gates;
