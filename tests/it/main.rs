@@ -8,6 +8,7 @@ mod audit;
 mod cli_help;
 mod cli_reference;
 mod conformance;
+mod exit_codes;
 mod gates;
 mod hardening;
 mod history;
