@@ -2,13 +2,25 @@
 
 use std::path::PathBuf;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{load_key, report_applied, report_written, write_change, Context};
 use super::{CommandError, ExitKind};
 use crate::append::{Approve, WriteOptions};
 use crate::record::Name;
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "signature added (more approvals may still be pending)"),
+    (
+        1,
+        "refused by a rule, nothing written (the record is not the newest, this signer already signed, a broken \
+         chain, no signed policy); or another gitops-ledger command holds the write lock",
+    ),
+    (2, "usage or I/O error (no such record, unreadable key, a key the policy does not name)"),
+];
+
 /// Add your signature to the newest record of an app (an approval).
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// The record to approve, as app@seq (e.g. api-service@7).
     #[arg(value_name = "APP@SEQ", value_parser = parse_target)]

@@ -2,14 +2,26 @@
 
 use std::io::Write;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind, OutputFormat};
 use crate::audit::{audit, AuditOptions};
 use crate::clock::Span;
 use crate::store::GitRepo;
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "no error finding (warnings, such as a possibly backdated record, are reported)"),
+    (
+        1,
+        "an error finding: an overlay or versions.json edit no record backs, a landed ledger file changed later, \
+         a record dated more than --skew after its landing commit",
+    ),
+    (2, "usage or I/O error (not a git repo, unknown --rev, bad duration)"),
+];
+
 /// Walk the git history: overlay edits not backed by a record, landed records changed later, records dated far from the commit that landed them.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// The revision whose history to walk.
     #[arg(long, value_name = "REV", default_value = "HEAD")]
@@ -23,6 +35,7 @@ pub struct Args {
     /// How far before its landing commit a record's `at` may be before it is reported as possibly backdated.
     #[arg(long, value_name = "DURATION", default_value = "14d", value_parser = parse_span)]
     pub backdate: Span,
+    /// Text for people, or one JSON object (the findings and where each record landed) for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

@@ -4,14 +4,26 @@ use std::path::PathBuf;
 
 use sha2::Digest as _;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{load_key, parse_at, read_file, report_applied, report_written, write_change, Context};
 use super::{CommandError, ExitKind};
 use crate::append::{AddEvidence, EvidenceRequest, WriteOptions};
 use crate::clock::Timestamp;
 use crate::record::{Evidence, EvidenceResult, Name};
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "written"),
+    (
+        1,
+        "refused by a rule, nothing written (the environment runs nothing of the app yet, a signer outside its \
+         evidence_signers, no signed policy); or another gitops-ledger command holds the write lock",
+    ),
+    (2, "usage or I/O error (bad flag or name, unreadable key or --report, a key the policy does not name)"),
+];
+
 /// Append signed evidence (a check's pass or fail) for the images an environment runs now.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// The app, as named under promotions/apps/.
     #[arg(long, value_name = "APP")]

@@ -4,14 +4,26 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{read_file, say, write_change, Context};
 use super::{CommandError, ExitKind};
 use crate::append::{Init, WriteOptions};
 use crate::record::Name;
 use crate::sign::PolicyKey;
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "wrote the unsigned policy version 1"),
+    (1, "another gitops-ledger command holds the write lock; nothing written"),
+    (
+        2,
+        "usage or I/O error (a policy already exists, --ci without its --key, a key file that cannot be read or \
+         holds no public key)",
+    ),
+];
+
 /// Write an unsigned policy version 1 (dev → staging → production) to edit and sign.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// A signer and their public key file, e.g. alice=keys/alice.pub. Repeat for each signer.
     #[arg(long = "key", value_name = "NAME=FILE.pub", value_parser = parse_key_arg)]

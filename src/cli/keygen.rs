@@ -3,12 +3,19 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind};
 use crate::sign::{public_path, SigningKey};
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "wrote FILE and FILE.pub"),
+    (2, "usage or I/O error (bad flag, FILE or FILE.pub already exists, cannot write there)"),
+];
+
 /// Write a new OpenSSH ed25519 key pair: FILE (private, mode 0600) and FILE.pub.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// Where to write the private key; the public key goes to FILE.pub. Never overwritten.
     #[arg(value_name = "FILE")]

@@ -2,21 +2,31 @@
 
 use std::io::Write;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind, OutputFormat, Window};
 use crate::history::in_time_order;
 use crate::ledger::Ledger;
 use crate::record::Name;
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "shown, also when nothing matches or the reader stops early (`log | head`)"),
+    (2, "usage or I/O error (bad flag, name or time, a ledger file that cannot be read)"),
+];
+
 /// The history of promotions, rollbacks and evidence, newest first.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
+    /// Only this app's records (default: every app).
     #[arg(long, value_name = "APP")]
     pub app: Option<Name>,
+    /// Only records about this environment (default: every environment).
     #[arg(long, value_name = "ENV")]
     pub env: Option<Name>,
     #[command(flatten)]
     pub window: Window,
+    /// One line a record for people, or a JSON array of the records for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

@@ -11,6 +11,7 @@ mod approve;
 mod audit;
 mod error;
 mod evidence;
+mod exit_codes;
 mod init;
 mod keygen;
 mod log;
@@ -26,6 +27,7 @@ mod util;
 mod verify;
 
 pub use error::{CliError, CommandError, ExitKind};
+pub use exit_codes::{exit_codes, ExitCodeRow, ExitCodes};
 pub use reference::reference_markdown;
 
 use crate::clock::Clock;
@@ -38,8 +40,8 @@ use util::{Context, Output};
     version,
     about = "Signed, hash-chained record of GitOps environment promotions, kept in the config repo",
     long_about = "Signed, hash-chained record of GitOps environment promotions, kept in the config repo.\n\n\
-        Exit codes, for every command: 0 everything holds (pending approvals are reported, not failures), \
-        1 a rule failed (or drift), 2 usage or I/O error.",
+        Exit codes: 0 everything holds (pending approvals are reported, not failures), \
+        1 a rule failed (or drift), 2 usage or I/O error; each command's --help lists the ones it can return.",
     propagate_version = true
 )]
 pub struct Cli {

@@ -3,17 +3,40 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{load_key, say, write_change, Context};
 use super::{CommandError, ExitKind};
 use crate::append::{NewPolicyVersion, SignPolicy, WriteOptions};
 use crate::record::Name;
 
+const SIGN_EXIT_CODES: ExitCodes = &[
+    (0, "signed (root signatures still needed are listed)"),
+    (
+        1,
+        "refused, nothing written: not a root signer, already signed, a policy file that does not parse, or \
+         another gitops-ledger command holds the write lock",
+    ),
+    (2, "usage or I/O error (no policy yet, unreadable key, a key the policy does not name)"),
+];
+
+const NEW_EXIT_CODES: ExitCodes = &[
+    (0, "wrote the unsigned copy as version N+1"),
+    (
+        1,
+        "refused, nothing written: no fully signed policy to copy (none yet, or the newest version still needs \
+         signatures), or another gitops-ledger command holds the write lock",
+    ),
+    (2, "usage or I/O error (an unexpected argument, the new file cannot be written)"),
+];
+
 /// Sign or start a policy version.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Sign the newest policy version with a root key (of it, or of the version before it).
+    #[command(after_long_help = exit_codes::help(SIGN_EXIT_CODES))]
     Sign(SignArgs),
     /// Copy the newest policy to version N+1, unsigned, to edit and sign.
+    #[command(after_long_help = exit_codes::help(NEW_EXIT_CODES))]
     New,
 }
 

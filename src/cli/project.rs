@@ -2,13 +2,26 @@
 
 use std::io::Write;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CliError, CommandError, ExitKind};
 use crate::append::{projection, Transaction};
 use crate::ledger::Ledger;
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "the projected files match the ledger (written, or with --check already matching)"),
+    (
+        1,
+        "with --check: drift (the diff is printed); refused, nothing written: no signed policy (or one that \
+         does not verify), an overlay it cannot or may not edit, or another gitops-ledger command holds the \
+         write lock",
+    ),
+    (2, "usage or I/O error (bad flag, a projected file that is not a regular file or cannot be written)"),
+];
+
 /// Write each overlay's images entries and versions.json from the ledger; --check: only show the diff.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// Write nothing; print a unified diff of what would change and exit 1 if anything would.
     #[arg(long)]

@@ -2,14 +2,30 @@
 
 use std::path::PathBuf;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{load_key, parse_at, report_applied, report_written, write_change, Context};
 use super::{CommandError, ExitKind};
 use crate::append::{Promote, PromoteRequest, WriteOptions};
 use crate::clock::Timestamp;
 use crate::record::{Image, Name, Override, Waivable};
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "written (approvals may still be pending)"),
+    (
+        1,
+        "refused by a rule, nothing written (names file, record and rule), also when there is no signed policy \
+         yet; or another gitops-ledger command holds the write lock",
+    ),
+    (
+        2,
+        "usage or I/O error (bad flag or name, unreadable key, a key the policy does not name, --commit outside \
+         a git repo)",
+    ),
+];
+
 /// Append a signed promotion record; without --image, promote what the upstream environment runs.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// The app, as named under promotions/apps/.
     #[arg(long, value_name = "APP")]

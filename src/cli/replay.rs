@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{parse_at, print_status, say, Context};
 use super::{CommandError, ExitKind, OutputFormat};
 use crate::clock::Timestamp;
@@ -12,12 +13,19 @@ use crate::ledger::Ledger;
 use crate::rules::Violation;
 use crate::verify::{verify, VerifyOptions};
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "replayed; a record that breaks a rule is marked fail, not an exit code (verify is the check)"),
+    (2, "usage or I/O error (bad flag or --until, a ledger file that cannot be read)"),
+];
+
 /// Replay the ledger event by event: what each record changed, and whether it holds.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// Stop after this moment (default: replay everything).
     #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
     pub until: Option<Timestamp>,
+    /// Text for people, or one JSON object (the events and the final state) for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

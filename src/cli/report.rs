@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CliError, CommandError, ExitKind};
 use crate::history::{dora, in_time_order, Dora};
@@ -11,8 +12,14 @@ use crate::ledger::Ledger;
 use crate::report::{render, ReportInput};
 use crate::verify::{verify, VerifyOptions};
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "wrote the file; failed rules are shown in it, not in the exit code (verify is the check)"),
+    (2, "usage or I/O error (no policy yet, cannot write --out, a ledger file that cannot be read)"),
+];
+
 /// Write an HTML timeline for auditors: what ran where, who signed, evidence, overrides, figures, verification.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// The HTML file to write.
     #[arg(long, value_name = "FILE.html")]

@@ -2,19 +2,28 @@
 
 use std::io::Write;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind, OutputFormat, Window};
 use crate::history::{dora, human_duration, in_time_order, Dora};
 use crate::ledger::Ledger;
 use crate::record::Name;
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "shown"),
+    (2, "usage or I/O error (no policy yet, bad flag, name or time, a ledger file that cannot be read)"),
+];
+
 /// DORA figures from the ledger: deployment frequency, lead time, change failure rate, time to restore.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
+    /// Only this app's records (default: every app).
     #[arg(long, value_name = "APP")]
     pub app: Option<Name>,
     #[command(flatten)]
     pub window: Window,
+    /// Text for people, or one JSON object (overall and per app) for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

@@ -2,17 +2,23 @@
 
 use std::io::Write;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{parse_at, print_status, say, Context};
 use super::{CommandError, ExitKind, OutputFormat};
 use crate::clock::Timestamp;
 use crate::ledger::Ledger;
 
+const EXIT_CODES: ExitCodes =
+    &[(0, "shown"), (2, "usage or I/O error (bad flag or --at, a ledger file that cannot be read)")];
+
 /// Show what each app runs in each environment (now, or --at a moment), with the record and evidence behind it.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// The moment to look at (default: now), RFC 3339 UTC with whole seconds.
     #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
     pub at: Option<Timestamp>,
+    /// A table for people, or JSON for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
 }

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind};
 use crate::ledger::Ledger;
@@ -19,8 +20,15 @@ pub enum Format {
     Github,
 }
 
+const EXIT_CODES: ExitCodes = &[
+    (0, "every rule holds (pending approvals and break-glass overrides are reported)"),
+    (1, "a rule failed or drift (each violation names file, record and rule)"),
+    (2, "usage or I/O error (bad flag, unknown or unfetched --rev or --base, a ledger file that cannot be read)"),
+];
+
 /// Prove the ledger's rules: signatures, chains, provenance, soak, freeze; with --base, a pull request's change.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
     /// Check the tree of this revision (read from git objects; no checkout needed) instead of the work tree.
     #[arg(long, value_name = "REV")]
@@ -32,6 +40,7 @@ pub struct Args {
     /// Pin policy version 1 by its id (sha256:HEX); without it, the root is trusted on first use.
     #[arg(long, value_name = "ID")]
     pub trust: Option<RecordId>,
+    /// Text for people, JSON for scripts, or GitHub Actions annotations for a pull request.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

@@ -178,6 +178,18 @@ impl TestRepo {
         self.write(path, &(serde_json::to_string_pretty(&value).unwrap() + "\n"));
     }
 
+    /// Takes the write lock a running command would hold, until the file is dropped.
+    pub fn hold_write_lock(&self) -> std::fs::File {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join(".git/gitops-ledger.lock"))
+            .unwrap();
+        lock.lock().unwrap();
+        lock
+    }
+
     /// Promotes `image` (ghcr.io/o/api@digest) of app `api` to `env` at `at`, committed.
     pub fn promote(&self, env: &str, fill: char, key: &str, at: &str) -> String {
         self.ok(&[

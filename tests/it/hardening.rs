@@ -11,13 +11,7 @@ fn image(fill: char) -> String {
 #[test]
 fn an_append_while_another_holds_the_lock_is_refused_with_a_clear_message() {
     let repo = TestRepo::with_signed_policy();
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(repo.root.join(".git/gitops-ledger.lock"))
-        .unwrap();
-    lock.lock().unwrap();
+    let lock = repo.hold_write_lock();
     let out = repo
         .fails(1, &["promote", "--app", "api", "--env", "dev", "--image", &image('a'), "--key", &repo.key_str("ci")]);
     assert!(out.contains("another gitops-ledger command is writing to this repo"), "{out}");

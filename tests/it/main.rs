@@ -5,8 +5,11 @@
 mod common;
 
 mod audit;
+mod cli_help;
 mod cli_reference;
+mod closed_pipe;
 mod conformance;
+mod exit_codes;
 mod gates;
 mod hardening;
 mod history;
