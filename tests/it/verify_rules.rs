@@ -326,7 +326,12 @@ fn pending_divergence_between_verify_and_project_on_a_bad_signature() {
     let check = repo.run(&["project", "--check"]);
     assert_eq!(check.status.code(), Some(0), "project leaves nothing to repair: {check:?}");
     let out = repo.fails(1, &["verify"]);
-    assert!(out.contains("(api@6): signature by bob: signature was made by a different key than the policy gives this signer"), "{out}");
+    assert!(
+        out.contains(
+            "(api@6): signature by bob: signature was made by a different key than the policy gives this signer"
+        ),
+        "{out}"
+    );
     assert!(!out.contains("(rule: projection)"), "verify expects what project wrote: {out}");
     assert!(out.contains("FAILED: 6 records of 1 apps, 8 signatures, 1 policy version: 1 violation(s)"), "{out}");
 }
