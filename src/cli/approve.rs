@@ -1,11 +1,9 @@
 //! `approve A@SEQ`: add an approval signature to the newest record of an app.
 
-use std::path::PathBuf;
-
 use super::exit_codes::{self, ExitCodes};
-use super::util::{load_key, report_applied, report_written, write_change, Context};
+use super::util::{report_applied, report_written, write_change, Context, SigningArgs, WriteArgs};
 use super::{CommandError, ExitKind};
-use crate::append::{Approve, WriteOptions};
+use crate::append::Approve;
 use crate::record::Name;
 
 const EXIT_CODES: ExitCodes = &[
@@ -25,18 +23,10 @@ pub struct Args {
     /// The record to approve, as app@seq (e.g. api-service@7).
     #[arg(value_name = "APP@SEQ", value_parser = parse_target)]
     pub target: (Name, u64),
-    /// OpenSSH ed25519 private key (encrypted keys read GITOPS_LEDGER_PASSPHRASE).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Policy name of the signer; default: the name whose key matches --key.
-    #[arg(long, value_name = "NAME")]
-    pub signer: Option<Name>,
-    /// Do not update the overlays and versions.json (they will show as drift until `project` runs).
-    #[arg(long)]
-    pub no_project: bool,
-    /// Make one git commit holding the approved record and the projection.
-    #[arg(long)]
-    pub commit: bool,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 fn parse_target(text: &str) -> Result<(Name, u64), String> {
@@ -48,10 +38,10 @@ fn parse_target(text: &str) -> Result<(Name, u64), String> {
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
-    let key = load_key(&args.key)?;
+    let key = args.signing.load_key()?;
     let (app, seq) = args.target;
-    let change = Approve { app, seq, key: &key, signer: args.signer };
-    let options = WriteOptions { project: !args.no_project, commit: args.commit };
+    let change = Approve { app, seq, key: &key, signer: args.signing.signer };
+    let options = args.write.options();
     let applied = write_change(context, &change, options)?;
     report_written(context, &applied.outcome)?;
     report_applied(context, &applied)?;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use sha2::Digest as _;
 
 use super::exit_codes::{self, ExitCodes};
-use super::util::{load_key, parse_at, read_file, report_applied, report_written, write_change, Context};
+use super::util::{parse_at, read_file, report_applied, report_written, write_change, Context, SigningArgs, WriteArgs};
 use super::{CommandError, ExitKind};
-use crate::append::{AddEvidence, EvidenceRequest, WriteOptions};
+use crate::append::{AddEvidence, EvidenceRequest};
 use crate::clock::Timestamp;
 use crate::record::{Evidence, EvidenceResult, Name};
 
@@ -46,15 +46,10 @@ pub struct Args {
     /// The record's time (default: now), RFC 3339 UTC with whole seconds.
     #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
     pub at: Option<Timestamp>,
-    /// OpenSSH ed25519 private key of one of the environment's evidence_signers.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Policy name of the signer; default: the name whose key matches --key.
-    #[arg(long, value_name = "NAME")]
-    pub signer: Option<Name>,
-    /// Make one git commit holding the evidence record.
-    #[arg(long)]
-    pub commit: bool,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -66,7 +61,7 @@ pub enum ResultArg {
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
-    let key = load_key(&args.key)?;
+    let key = args.signing.load_key()?;
     let sha256 = match &args.report {
         Some(path) => Some(sha2::Sha256::digest(read_file(path)?).iter().map(|b| format!("{b:02x}")).collect()),
         None => None,
@@ -79,11 +74,10 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         app: args.app,
         env: args.env,
         evidence: Evidence { kind: args.kind, result, url: args.url, sha256 },
-        signer: args.signer,
+        signer: args.signing.signer,
         at: args.at,
     };
-    // Evidence moves no image, but projecting keeps the step uniform and cheap.
-    let options = WriteOptions { project: true, commit: args.commit };
+    let options = args.write.options();
     let applied = write_change(context, &AddEvidence { request, key: &key }, options)?;
     report_written(context, &applied.outcome)?;
     report_applied(context, &applied)?;

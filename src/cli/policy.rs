@@ -1,13 +1,10 @@
 //! `policy sign` and `policy new`.
 
-use std::io::Write;
-use std::path::PathBuf;
-
 use super::exit_codes::{self, ExitCodes};
-use super::util::{load_key, say, write_change, Context};
+use super::util::{say, write_change, Context, SigningArgs};
 use super::{CommandError, ExitKind};
 use crate::append::{NewPolicyVersion, SignPolicy, WriteOptions};
-use crate::record::Name;
+use std::io::Write;
 
 const SIGN_EXIT_CODES: ExitCodes = &[
     (0, "signed (root signatures still needed are listed)"),
@@ -42,19 +39,15 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
-    /// OpenSSH ed25519 private key (encrypted keys read GITOPS_LEDGER_PASSPHRASE).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Policy name of the signer; default: the name whose key matches --key.
-    #[arg(long, value_name = "NAME")]
-    pub signer: Option<Name>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 pub fn run(context: &mut Context, command: Command) -> Result<ExitKind, CommandError> {
     match command {
         Command::Sign(args) => {
-            let key = load_key(&args.key)?;
-            let change = SignPolicy { key: &key, signer: args.signer };
+            let key = args.signing.load_key()?;
+            let change = SignPolicy { key: &key, signer: args.signing.signer };
             let signed = write_change(context, &change, WriteOptions { project: false, commit: false })?.outcome;
             say!(context, "signed {} (policy version {}) as {}", signed.path, signed.version, signed.signer);
             if signed.outstanding.is_empty() {

@@ -1,11 +1,9 @@
 //! `promote`: append a signed promotion (or rollback) record.
 
-use std::path::PathBuf;
-
 use super::exit_codes::{self, ExitCodes};
-use super::util::{load_key, parse_at, report_applied, report_written, write_change, Context};
+use super::util::{parse_at, report_applied, report_written, write_change, Context, SigningArgs, WriteArgs};
 use super::{CommandError, ExitKind};
-use crate::append::{Promote, PromoteRequest, WriteOptions};
+use crate::append::{Promote, PromoteRequest};
 use crate::clock::Timestamp;
 use crate::record::{Image, Name, Override, Waivable};
 
@@ -36,12 +34,8 @@ pub struct Args {
     /// Image to set, by digest: NAME@sha256:HEX, optionally =TAG as a label. Repeatable.
     #[arg(long = "image", value_name = "NAME@sha256:HEX[=TAG]", value_parser = Image::parse_cli)]
     pub images: Vec<Image>,
-    /// OpenSSH ed25519 private key (encrypted keys read GITOPS_LEDGER_PASSPHRASE).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Policy name of the signer; default: the name whose key matches --key.
-    #[arg(long, value_name = "NAME")]
-    pub signer: Option<Name>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// Why, in words for the reviewer and the auditor.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -57,27 +51,23 @@ pub struct Args {
     /// Break-glass: a rule to waive (provenance, soak, freeze, evidence). Repeatable.
     #[arg(long = "override-rule", value_name = "RULE", requires = "override_reason")]
     pub override_rules: Vec<Waivable>,
-    /// Do not update the overlays and versions.json (they will show as drift until `project` runs).
-    #[arg(long)]
-    pub no_project: bool,
-    /// Make one git commit holding the new record and the projection.
-    #[arg(long)]
-    pub commit: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
-    let key = load_key(&args.key)?;
+    let key = args.signing.load_key()?;
     let request = PromoteRequest {
         app: args.app,
         env: args.env,
         images: args.images,
-        signer: args.signer,
+        signer: args.signing.signer,
         reason: args.reason,
         at: args.at,
         rollback: args.rollback,
         override_: args.override_reason.map(|reason| Override { reason, rules: args.override_rules }),
     };
-    let options = WriteOptions { project: !args.no_project, commit: args.commit };
+    let options = args.write.options();
     let applied = write_change(context, &Promote { request, key: &key }, options)?;
     report_written(context, &applied.outcome)?;
     report_applied(context, &applied)?;

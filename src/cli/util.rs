@@ -3,11 +3,12 @@
 //! [`Transaction`].
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{CliError, CommandError};
 use crate::append::{Applied, Change, Transaction, WriteOptions, Written};
 use crate::clock::{Clock, Timestamp};
+use crate::record::Name;
 use crate::sign::SigningKey;
 use crate::store::WorkTree;
 
@@ -73,10 +74,44 @@ pub(crate) fn parse_at(text: &str) -> Result<Timestamp, String> {
     Timestamp::parse(text).map_err(|e| e.to_string())
 }
 
-/// Loads `--key` with the passphrase from the environment, if any.
-/// Like ssh-keygen, it warns about a private key others can read; unlike
-/// ssh-keygen it still signs, since CI secrets are often mounted 0644.
-pub(crate) fn load_key(path: &Path) -> Result<SigningKey, CommandError> {
+/// `--key` and `--signer`, as every signing command takes them.
+#[derive(Debug, clap::Args)]
+pub struct SigningArgs {
+    /// OpenSSH ed25519 private key (encrypted keys read GITOPS_LEDGER_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Policy name of the signer; default: the name whose key matches --key.
+    #[arg(long, value_name = "NAME")]
+    pub signer: Option<Name>,
+}
+
+impl SigningArgs {
+    /// Loads `--key` with the passphrase from the environment, if any.
+    /// Like ssh-keygen, it warns about a private key others can read; unlike
+    /// ssh-keygen it still signs, since CI secrets are often mounted 0644.
+    pub fn load_key(&self) -> Result<SigningKey, CommandError> {
+        load_key(&self.key)
+    }
+}
+
+/// `--no-project` and `--commit`, as every command that appends a record takes them.
+#[derive(Debug, clap::Args)]
+pub struct WriteArgs {
+    /// Do not update the overlays and versions.json (they will show as drift until `project` runs).
+    #[arg(long)]
+    pub no_project: bool,
+    /// Make one git commit holding the new record and the projection.
+    #[arg(long)]
+    pub commit: bool,
+}
+
+impl WriteArgs {
+    pub fn options(&self) -> WriteOptions {
+        WriteOptions { project: !self.no_project, commit: self.commit }
+    }
+}
+
+fn load_key(path: &Path) -> Result<SigningKey, CommandError> {
     let key = SigningKey::load(path, SigningKey::passphrase_from_env())?;
     #[cfg(unix)]
     {
