@@ -66,6 +66,8 @@ type CanonicalOverride<'a> = &'a Override;
 #[derive(Serialize)]
 struct CanonicalRecord<'a> {
     app: &'a Name,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approves: Option<&'a RecordId>,
     at: Timestamp,
     env: &'a Name,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,6 +104,7 @@ fn canonical_record(record: &Record, with_signatures: bool) -> Result<Vec<u8>, C
     });
     let view = CanonicalRecord {
         app: &record.app,
+        approves: record.approves.as_ref(),
         at: record.at,
         env: &record.env,
         evidence,

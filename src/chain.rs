@@ -1,15 +1,16 @@
 //! One app's hash chain and what it folds to: per environment, which digest
-//! entered it when, and the image state it runs. The single home of the fold
+//! entered it when, and the image state it runs, with every promotion taking
+//! effect at its effective time (when its thresholds were met). The single home of the fold
 //! and of "pending": verify, project, status, history, audit and every
 //! writing command ask these functions, so they cannot disagree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::clock::Timestamp;
 use crate::ledger::RecordFile;
 use crate::project::AppState;
 use crate::record::{Digest, EvidenceResult, ImageName, Kind, Name, Record, RecordId, Tag};
-use crate::rules::{missing_approvals, MissingApproval, Policies, Violation};
+use crate::rules::{effect_violations, missing_approvals, MissingApproval, Policies, Rule, Violation};
 
 /// One app's records in sequence order, as read from one tree, and the files
 /// in its directory that are not well-formed records.
@@ -20,23 +21,9 @@ pub struct Chain {
     pub problems: Vec<Violation>,
 }
 
-/// A promote or rollback below a threshold: it deploys nothing until approved.
-#[derive(Clone, Debug)]
-pub struct PendingRecord<'a> {
-    pub file: &'a RecordFile,
-    pub missing: Vec<MissingApproval<'a>>,
-}
-
 impl Chain {
-    /// The records that are pending, in chain order.
-    pub fn pending<'a>(&'a self, policies: Policies<'a>) -> Vec<PendingRecord<'a>> {
-        self.records
-            .iter()
-            .filter_map(|file| pending(file, policies).map(|missing| PendingRecord { file, missing }))
-            .collect()
-    }
-
-    /// Every record folded, pending ones deploying nothing.
+    /// Every record folded: promotions take effect when their thresholds are
+    /// met, at the time of the record that met them.
     pub fn fold(&self, policies: Policies) -> AppHistory {
         self.fold_until(policies, None)
     }
@@ -57,22 +44,62 @@ impl Chain {
     }
 }
 
-/// What `file` still needs before it takes effect; None when it needs
-/// nothing (or is evidence, which deploys nothing and cannot be approved: an
-/// evidence signer outside the policy is a signature violation).
-pub fn pending<'p>(file: &RecordFile, policies: Policies<'p>) -> Option<Vec<MissingApproval<'p>>> {
-    if file.record.kind == Kind::Evidence {
-        return None;
-    }
-    let policy = policies.get(file.record.policy)?;
-    let missing = missing_approvals(&file.record, &policy.policy);
-    (!missing.is_empty()).then_some(missing)
+/// A promote or rollback waiting for approvals: it deploys nothing, blocks
+/// nothing, and takes effect when approval records complete its thresholds.
+#[derive(Clone, Debug)]
+pub struct PendingRecord<'a> {
+    pub file: &'a RecordFile,
+    /// Who signed it so far: its own signers, then its approvers.
+    pub signers: &'a BTreeSet<Name>,
+    /// The approval records naming it, by seq.
+    pub approvals: &'a [u64],
+    pub missing: Vec<MissingApproval<'a>>,
 }
 
-/// Whether a record counts in the fold: it meets every threshold of its
-/// policy (evidence: is signed by an evidence signer).
-fn takes_effect(file: &RecordFile, policies: Policies) -> bool {
-    policies.get(file.record.policy).is_some_and(|policy| missing_approvals(&file.record, &policy.policy).is_empty())
+/// What became of a promote or rollback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Took effect at `at`: its own time, or that of the record that completed it.
+    Effective { at: Timestamp },
+    Waiting,
+    /// Can never take effect, and why.
+    Superseded { why: String },
+}
+
+/// The promote or rollback that took effect with a record (itself, or the
+/// record an approval completed), and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Effect {
+    pub seq: u64,
+    pub at: Timestamp,
+}
+
+/// What adding one record to the fold did.
+#[derive(Debug, Default)]
+pub struct Pushed {
+    pub effect: Option<Effect>,
+    /// Why an approval record cannot do what it says: rule `approval`, or a
+    /// rule of the approved record failing at the time it would take effect.
+    pub findings: Vec<Violation>,
+}
+
+/// A promote or rollback that has not taken effect.
+#[derive(Clone, Debug)]
+struct Waiting {
+    file: RecordFile,
+    signers: BTreeSet<Name>,
+    approvals: Vec<u64>,
+}
+
+/// The signers a record names, once each.
+fn named(record: &Record) -> BTreeSet<Name> {
+    record.signatures.iter().map(|s| s.signer.clone()).collect()
+}
+
+/// Whether `signers` meet every threshold `record` has under its policy.
+/// Evidence counts when an evidence signer signed it.
+fn complete(record: &Record, signers: &BTreeSet<Name>, policies: Policies) -> bool {
+    policies.get(record.policy).is_some_and(|policy| missing_approvals(record, &policy.policy, signers).is_empty())
 }
 
 /// What a successor needs to know about the record before it.
@@ -136,6 +163,10 @@ impl EnvHistory {
 pub struct AppHistory {
     last: Option<ChainLink>,
     envs: HashMap<Name, EnvHistory>,
+    /// What became of each promote and rollback, by id.
+    outcomes: HashMap<RecordId, (u64, Outcome)>,
+    /// Promotes and rollbacks waiting for approvals, by seq.
+    waiting: BTreeMap<u64, Waiting>,
 }
 
 impl AppHistory {
@@ -151,9 +182,36 @@ impl AppHistory {
         self.envs.iter()
     }
 
-    /// When `digest` first entered `env`, if it ever did.
+    /// When `digest` first entered `env` (took effect there), if it ever did.
     pub fn entered(&self, env: &Name, digest: &Digest) -> Option<Timestamp> {
         self.envs.get(env).and_then(|e| e.entered.get(digest).copied())
+    }
+
+    /// The seq of the promote or rollback with this id, and what became of it.
+    pub fn outcome(&self, id: &RecordId) -> Option<(u64, &Outcome)> {
+        self.outcomes.get(id).map(|(seq, outcome)| (*seq, outcome))
+    }
+
+    /// The record an approval approves, while it waits.
+    pub fn waiting_for(&self, approval: &Record) -> Option<&Record> {
+        let (seq, _) = self.outcomes.get(approval.approves.as_ref()?)?;
+        self.waiting.get(seq).map(|w| &w.file.record)
+    }
+
+    /// Every record still waiting for approvals, in chain order, with who is missing.
+    pub fn pending<'a>(&'a self, policies: Policies<'a>) -> Vec<PendingRecord<'a>> {
+        self.waiting
+            .values()
+            .map(|w| PendingRecord {
+                file: &w.file,
+                signers: &w.signers,
+                approvals: &w.approvals,
+                missing: policies
+                    .get(w.file.record.policy)
+                    .map(|p| missing_approvals(&w.file.record, &p.policy, &w.signers))
+                    .unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// The fold of `records`, in chain order.
@@ -165,36 +223,147 @@ impl AppHistory {
         history
     }
 
-    /// Adds `file` as the chain's newest record: it always extends the chain,
-    /// and changes state only when it takes effect.
-    pub fn push(&mut self, file: &RecordFile, policies: Policies) {
-        let link =
-            ChainLink { seq: file.record.seq, id: file.id.clone(), at: file.record.at, policy: file.record.policy };
-        if takes_effect(file, policies) {
-            self.apply(&file.record, link.clone());
+    /// Adds `file` as the chain's newest record. It always extends the chain.
+    /// A promote or rollback whose own signers meet its thresholds takes
+    /// effect at once; otherwise it waits. An approval adds its signers to the
+    /// record it approves, which takes effect at the approval's time if that
+    /// completes it and its rules hold then. Evidence counts when signed by
+    /// an evidence signer.
+    pub fn push(&mut self, file: &RecordFile, policies: Policies) -> Pushed {
+        let record = &file.record;
+        let mut pushed = Pushed::default();
+        match record.kind {
+            Kind::Evidence => {
+                if complete(record, &named(record), policies) {
+                    self.attest(record);
+                }
+            }
+            Kind::Promote | Kind::Rollback => {
+                let signers = named(record);
+                if complete(record, &signers, policies) {
+                    pushed.effect = Some(self.take_effect(file, record.at));
+                } else {
+                    self.outcomes.insert(file.id.clone(), (record.seq, Outcome::Waiting));
+                    self.waiting.insert(record.seq, Waiting { file: file.clone(), signers, approvals: Vec::new() });
+                }
+            }
+            Kind::Approval => pushed = self.approve(file, policies),
         }
-        self.last = Some(link);
+        self.last = Some(ChainLink { seq: record.seq, id: file.id.clone(), at: record.at, policy: record.policy });
+        pushed
     }
 
-    fn apply(&mut self, record: &Record, link: ChainLink) {
+    /// An approval record: its signers join the approved record's; when that
+    /// completes it, it takes effect now if its rules hold now.
+    fn approve(&mut self, approval: &RecordFile, policies: Policies) -> Pushed {
+        let record = &approval.record;
+        let finding = |rule: Rule, message: String| Violation::new(&approval.path, Some(record.label()), rule, message);
+        let mut pushed = Pushed::default();
+        let Some(id) = &record.approves else { return pushed };
+        let seq = match self.outcomes.get(id) {
+            None => {
+                pushed.findings.push(finding(
+                    Rule::Approval,
+                    format!(
+                        "approves {id}, which is no promote or rollback of {} before it; an approval names an earlier record of its own app by id",
+                        record.app
+                    ),
+                ));
+                return pushed;
+            }
+            Some((seq, Outcome::Effective { at })) => {
+                pushed.findings.push(finding(
+                    Rule::Approval,
+                    format!("approves {}@{seq}, which is complete: it took effect at {at}", record.app),
+                ));
+                return pushed;
+            }
+            Some((seq, Outcome::Superseded { why })) => {
+                pushed.findings.push(finding(
+                    Rule::Approval,
+                    format!("approves {}@{seq}, which can never take effect: {why}", record.app),
+                ));
+                return pushed;
+            }
+            Some((seq, Outcome::Waiting)) => *seq,
+        };
+        let Some(waiting) = self.waiting.get_mut(&seq) else { return pushed };
+        let target = &waiting.file.record;
+        if record.env != target.env || record.images != target.images {
+            pushed.findings.push(finding(
+                Rule::Approval,
+                format!(
+                    "does not repeat the env and images of {}, which it approves; an approval names exactly what it approves",
+                    target.label()
+                ),
+            ));
+        }
+        for signer in named(record) {
+            if !waiting.signers.insert(signer.clone()) {
+                pushed.findings.push(finding(
+                    Rule::Signature,
+                    format!("{signer} already signed {}; a signer counts once", target.label()),
+                ));
+            }
+        }
+        waiting.approvals.push(record.seq);
+        if !complete(target, &waiting.signers, policies) {
+            return pushed;
+        }
+        let Some(waiting) = self.waiting.get(&seq) else { return pushed };
+        let label = waiting.file.record.label();
+        let refused = effect_violations(&waiting.file, record.at, self, policies);
+        if refused.is_empty() {
+            if let Some(waiting) = self.waiting.remove(&seq) {
+                pushed.effect = Some(self.take_effect(&waiting.file, record.at));
+            }
+        } else {
+            for violation in refused {
+                pushed.findings.push(finding(
+                    violation.rule,
+                    format!("would complete {label} at {}, but {}", record.at, violation.message),
+                ));
+            }
+            self.supersede(seq, format!("the approval {} completed it while a rule failed", record.label()));
+        }
+        pushed
+    }
+
+    /// `file`, a promote or rollback, takes effect at `at`; every other
+    /// record of its environment still waiting is superseded.
+    fn take_effect(&mut self, file: &RecordFile, at: Timestamp) -> Effect {
+        let record = &file.record;
+        let link = ChainLink { seq: record.seq, id: file.id.clone(), at, policy: record.policy };
         let env = self.envs.entry(record.env.clone()).or_default();
-        match (&record.kind, &record.evidence) {
-            (Kind::Evidence, Some(evidence)) => {
-                // Evidence changes no state: it attests to what runs.
-                for image in &record.images {
-                    env.evidence.insert((image.digest.clone(), evidence.kind.clone()), (record.at, evidence.result));
-                }
-            }
-            _ => {
-                for image in &record.images {
-                    env.entered.entry(image.digest.clone()).or_insert(record.at);
-                    env.state.insert(
-                        image.name.clone(),
-                        ImageState { digest: image.digest.clone(), tag: image.tag.clone(), seq: record.seq },
-                    );
-                }
-                env.newest = Some(link);
-            }
+        for image in &record.images {
+            env.entered.entry(image.digest.clone()).or_insert(at);
+            env.state.insert(
+                image.name.clone(),
+                ImageState { digest: image.digest.clone(), tag: image.tag.clone(), seq: record.seq },
+            );
+        }
+        env.newest = Some(link);
+        self.outcomes.insert(file.id.clone(), (record.seq, Outcome::Effective { at }));
+        let superseded: Vec<u64> =
+            self.waiting.iter().filter(|(_, w)| w.file.record.env == record.env).map(|(seq, _)| *seq).collect();
+        for seq in superseded {
+            self.supersede(seq, format!("{} took effect in {} first, at {at}", record.label(), record.env));
+        }
+        Effect { seq: record.seq, at }
+    }
+
+    fn supersede(&mut self, seq: u64, why: String) {
+        if let Some(waiting) = self.waiting.remove(&seq) {
+            self.outcomes.insert(waiting.file.id, (seq, Outcome::Superseded { why }));
+        }
+    }
+
+    /// Evidence changes no state: it attests to what runs.
+    fn attest(&mut self, record: &Record) {
+        let Some(evidence) = &record.evidence else { return };
+        let env = self.envs.entry(record.env.clone()).or_default();
+        for image in &record.images {
+            env.evidence.insert((image.digest.clone(), evidence.kind.clone()), (record.at, evidence.result));
         }
     }
 }

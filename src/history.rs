@@ -76,24 +76,51 @@ pub struct Dora {
     pub time_to_restore_median_seconds: Option<i64>,
 }
 
-/// The DORA figures of `records` (oldest first) within `since..=until`; the
-/// production environment is the policy's last.
-pub fn dora(records: &[&RecordFile], production: &Name, since: Option<Timestamp>, until: Option<Timestamp>) -> Dora {
+/// A promote or rollback taking effect: the record, and its effective time.
+#[derive(Clone, Copy, Debug)]
+pub struct Deployment<'a> {
+    pub record: &'a RecordFile,
+    pub at: Timestamp,
+}
+
+/// For each of `records` (oldest first), the promote or rollback that took
+/// effect with it, if any: itself, or the record an approval completed.
+pub fn deployments<'a>(records: &[&'a RecordFile], policies: Policies) -> Vec<Option<Deployment<'a>>> {
+    let mut histories: BTreeMap<&Name, AppHistory> = BTreeMap::new();
+    let mut by_seq: BTreeMap<(&Name, u64), &'a RecordFile> = BTreeMap::new();
+    records
+        .iter()
+        .map(|file| {
+            by_seq.insert((&file.record.app, file.record.seq), file);
+            let effect = histories.entry(&file.record.app).or_default().push(file, policies).effect?;
+            let record = by_seq.get(&(&file.record.app, effect.seq))?;
+            Some(Deployment { record, at: effect.at })
+        })
+        .collect()
+}
+
+/// The DORA figures of `records` (oldest first) within `since..=until`, by
+/// effective times; the production environment is the policy's last.
+pub fn dora(
+    records: &[&RecordFile],
+    policies: Policies,
+    production: &Name,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Dora {
     let within = |at: Timestamp| since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u);
     let mut out = Dora { since, until, ..Dora::default() };
     let mut first_seen: BTreeMap<(&Name, &crate::record::Digest), Timestamp> = BTreeMap::new();
     let mut last_production: BTreeMap<&Name, Timestamp> = BTreeMap::new();
     let mut lead_times = Vec::new();
     let mut restores = Vec::new();
-    for file in records {
-        let record = &file.record;
-        for image in &record.images {
-            first_seen.entry((&record.app, &image.digest)).or_insert(record.at);
+    for (file, deployment) in records.iter().zip(deployments(records, policies)) {
+        for image in &file.record.images {
+            first_seen.entry((&file.record.app, &image.digest)).or_insert(file.record.at);
         }
-        if record.kind == Kind::Evidence {
-            continue;
-        }
-        let in_window = within(record.at);
+        let Some(Deployment { record: deployed, at }) = deployment else { continue };
+        let record = &deployed.record;
+        let in_window = within(at);
         if in_window {
             *out.deployments.entry(record.env.to_string()).or_default() += 1;
         }
@@ -106,7 +133,7 @@ pub fn dora(records: &[&RecordFile], production: &Name, since: Option<Timestamp>
                     out.production_promotions += 1;
                     for image in &record.images {
                         if let Some(first) = first_seen.get(&(&record.app, &image.digest)) {
-                            lead_times.push(record.at.seconds_since(*first));
+                            lead_times.push(at.seconds_since(*first));
                         }
                     }
                 }
@@ -115,16 +142,16 @@ pub fn dora(records: &[&RecordFile], production: &Name, since: Option<Timestamp>
                 if in_window {
                     out.production_rollbacks += 1;
                     if let Some(broken) = last_production.get(&record.app) {
-                        restores.push(record.at.seconds_since(*broken));
+                        restores.push(at.seconds_since(*broken));
                     }
                 }
             }
-            Kind::Evidence => {}
+            Kind::Evidence | Kind::Approval => {}
         }
         if in_window && record.override_.is_some() {
             out.break_glass_overrides += 1;
         }
-        last_production.insert(&record.app, record.at);
+        last_production.insert(&record.app, at);
     }
     let window_start = since.or_else(|| records.first().map(|r| r.record.at));
     let window_end = until.or_else(|| records.last().map(|r| r.record.at));

@@ -227,6 +227,9 @@ pub enum Kind {
     Rollback,
     /// A signed check result for what an environment runs; changes no state.
     Evidence,
+    /// Signatures for an earlier promote or rollback (`approves`); changes no
+    /// state by itself, but may complete the record it approves.
+    Approval,
 }
 
 impl fmt::Display for Kind {
@@ -235,6 +238,7 @@ impl fmt::Display for Kind {
             Kind::Promote => "promote",
             Kind::Rollback => "rollback",
             Kind::Evidence => "evidence",
+            Kind::Approval => "approval",
         })
     }
 }
@@ -414,6 +418,9 @@ pub struct Record {
     #[serde(deserialize_with = "nullable")]
     pub from: Option<Upstream>,
     pub kind: Kind,
+    /// For an approval: the id of the promote or rollback it approves.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub approves: Option<RecordId>,
     pub images: Vec<Image>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
@@ -496,6 +503,19 @@ impl Record {
                 }
             }
             (_, Some(_)) => return Err(format!("a {} record has no evidence object", self.kind)),
+            (_, None) => {}
+        }
+        match (self.kind, &self.approves) {
+            (Kind::Approval, None) => return Err("kind is approval but approves is missing".into()),
+            (Kind::Approval, Some(_)) => {
+                if self.from.is_some() {
+                    return Err("an approval record has from: null".into());
+                }
+                if self.override_.is_some() {
+                    return Err("an approval record cannot carry an override; the record it approves does".into());
+                }
+            }
+            (_, Some(_)) => return Err(format!("a {} record has no approves field", self.kind)),
             (_, None) => {}
         }
         if let Some(declared) = &self.override_ {

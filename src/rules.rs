@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::chain::{AppHistory, ChainLink};
+use crate::ledger::RecordFile;
 use crate::clock::Timestamp;
 use crate::policy::{Environment, FromMode, Policy, PolicyFile};
 use crate::record::{EvidenceResult, Kind, Name, Record, RecordId, Signature, Upstream, Waivable};
@@ -38,6 +39,8 @@ pub enum Rule {
     Rollback,
     Freeze,
     Expiry,
+    /// An approval names a promote or rollback still waiting for it.
+    Approval,
     /// `--base`: landed files are never modified or deleted.
     AppendOnly,
     /// Overlays and versions.json equal the projection of the ledger.
@@ -60,6 +63,7 @@ impl Rule {
             Rule::Rollback => "rollback",
             Rule::Freeze => "freeze",
             Rule::Expiry => "expiry",
+            Rule::Approval => "approval",
             Rule::AppendOnly => "append-only",
             Rule::Projection => "projection",
             Rule::Evidence => "evidence",
@@ -154,7 +158,8 @@ pub struct Requirement<'p> {
 
 /// The signer groups a record must satisfy under `policy`: the environment's
 /// signers (or, for evidence, one of its evidence signers), and for a record
-/// that waives rules, the break-glass group too.
+/// that waives rules, the break-glass group too. An approval's signers come
+/// from the groups of the record it approves; without it at hand, both.
 pub fn requirements<'p>(record: &Record, policy: &'p Policy) -> Vec<Requirement<'p>> {
     let Some(env) = policy.environment(&record.env) else { return Vec::new() };
     if record.kind == Kind::Evidence {
@@ -165,7 +170,7 @@ pub fn requirements<'p>(record: &Record, policy: &'p Policy) -> Vec<Requirement<
         }];
     }
     let mut out = vec![Requirement { what: env.name.to_string(), signers: &env.signers, threshold: env.threshold }];
-    if record.override_.is_some() {
+    if record.override_.is_some() || record.kind == Kind::Approval {
         if let Some(group) = &policy.break_glass {
             out.push(Requirement { what: "break-glass".into(), signers: &group.signers, threshold: group.threshold });
         }
@@ -190,22 +195,17 @@ impl fmt::Display for MissingApproval<'_> {
     }
 }
 
-/// The signer groups whose threshold `record` does not meet under `policy`:
-/// the threshold rule (4), and the one definition of "pending". Signers are
-/// counted by name, once each, where the group allows them; whether each
-/// signature is valid is the signature rule's finding, so a forged signature
-/// fails verification but never changes what the ledger projects.
-pub fn missing_approvals<'p>(record: &Record, policy: &'p Policy) -> Vec<MissingApproval<'p>> {
+/// The signer groups whose threshold `record` does not meet under `policy`
+/// with `signers` (its own and its approvals'): the threshold rule (4), and
+/// the one definition of "pending". Signers are counted by name, once each,
+/// where the group allows them; whether each signature is valid is the
+/// signature rule's finding, so a forged signature fails verification but
+/// never changes what the ledger projects.
+pub fn missing_approvals<'p>(record: &Record, policy: &'p Policy, signers: &BTreeSet<Name>) -> Vec<MissingApproval<'p>> {
     requirements(record, policy)
         .into_iter()
         .filter_map(|requirement| {
-            let have = record
-                .signatures
-                .iter()
-                .map(|s| &s.signer)
-                .filter(|signer| requirement.signers.contains(signer))
-                .collect::<BTreeSet<_>>()
-                .len() as u64;
+            let have = signers.iter().filter(|signer| requirement.signers.contains(signer)).count() as u64;
             let missing = requirement.threshold.saturating_sub(have);
             (missing > 0).then_some(MissingApproval { requirement, missing })
         })
@@ -296,9 +296,26 @@ pub fn check_record(candidate: &Candidate, history: &AppHistory, policies: Polic
         }
     };
     out.extend(policy_violations(candidate, policy, env));
-    out.extend(signature_violations(candidate, policy));
+    out.extend(signature_violations(candidate, policy, history));
     out.extend(kind_violations(candidate, env, history));
     out.extend(freeze_violations(candidate, policy, env));
+    out
+}
+
+/// The rules of a waiting promote or rollback again, at `at`, the time an
+/// approval would complete it: provenance, evidence, soak, rollback and
+/// freeze must hold then too, against `history` as it stands then.
+pub fn effect_violations(file: &RecordFile, at: Timestamp, history: &AppHistory, policies: Policies) -> Vec<Violation> {
+    let mut record = file.record.clone();
+    record.at = at;
+    let verdicts = SignatureVerdicts::new();
+    let candidate = Candidate { path: &file.path, record: &record, verdicts: &verdicts };
+    let (policy, env) = match cited(&candidate, policies) {
+        Ok(found) => found,
+        Err(violation) => return vec![violation],
+    };
+    let mut out = kind_violations(&candidate, env, history);
+    out.extend(freeze_violations(&candidate, policy, env));
     out
 }
 
@@ -334,7 +351,7 @@ fn policy_violations(candidate: &Candidate, policy: &Policy, env: &Environment) 
             format!("at {} is before policy version {} existed ({})", record.at, policy.version, policy.at),
         ));
     }
-    if record.kind != Kind::Evidence && record.from != env.from {
+    if matches!(record.kind, Kind::Promote | Kind::Rollback) && record.from != env.from {
         let show = |n: &Option<Upstream>| n.as_ref().map_or("null".to_string(), |n| n.to_string());
         out.push(candidate.violation(
             Rule::Policy,
@@ -361,9 +378,9 @@ fn policy_violations(candidate: &Candidate, policy: &Policy, env: &Environment) 
 
 /// Rule `signature` for a record: each signature verifies and is by someone
 /// in one of its signer groups, and nobody signs twice.
-fn signature_violations(candidate: &Candidate, policy: &Policy) -> Vec<Violation> {
+fn signature_violations(candidate: &Candidate, policy: &Policy, history: &AppHistory) -> Vec<Violation> {
     let record = candidate.record;
-    let groups = requirements(record, policy);
+    let groups = requirements(history.waiting_for(record).unwrap_or(record), policy);
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for (signature, verdict) in record.signatures.iter().zip(candidate.verdicts.iter()) {
@@ -415,6 +432,8 @@ fn kind_violations(candidate: &Candidate, env: &Environment, history: &AppHistor
             .collect(),
         Kind::Rollback => rollback_violations(candidate, history),
         Kind::Evidence => evidence_violations(candidate, history),
+        // What an approval completes is checked when it completes it.
+        Kind::Approval => Vec::new(),
     }
 }
 
@@ -468,7 +487,7 @@ fn evidence_violations(candidate: &Candidate, history: &AppHistory) -> Vec<Viola
 /// except a rollback where the window allows it, or a record waiving it.
 fn freeze_violations(candidate: &Candidate, policy: &Policy, env: &Environment) -> Vec<Violation> {
     let record = candidate.record;
-    if record.kind == Kind::Evidence || waives(record, Waivable::Freeze) {
+    if matches!(record.kind, Kind::Evidence | Kind::Approval) || waives(record, Waivable::Freeze) {
         return Vec::new();
     }
     env.freezes()
@@ -892,6 +911,7 @@ mod tests {
             env: name(env),
             from,
             kind,
+            approves: None,
             images: vec![Image { name: ImageName::parse("ghcr.io/o/api").unwrap(), digest: digest(fill), tag: None }],
             evidence: (kind == Kind::Evidence).then(|| Evidence {
                 kind: name("tests"),
@@ -1170,7 +1190,8 @@ mod tests {
             let record =
                 with(record, |r| r.signatures = signatures(&signed.iter().map(|(s, _)| *s).collect::<Vec<_>>()));
             let verdicts: SignatureVerdicts = signed.into_iter().map(|(_, verdict)| verdict).collect();
-            assert_violations(case, &signature_violations(&candidate(&record, &verdicts), &policy), expect);
+            let history = AppHistory::default();
+            assert_violations(case, &signature_violations(&candidate(&record, &verdicts), &policy, &history), expect);
         }
     }
 
@@ -1457,7 +1478,8 @@ mod tests {
             &check_record(&candidate(&pending, &verdicts), &history, Policies(&files), now),
             &[],
         );
-        let missing = missing_approvals(&pending, &frozen);
+        let signers = pending.signatures.iter().map(|s| s.signer.clone()).collect();
+        let missing = missing_approvals(&pending, &frozen, &signers);
         assert_eq!(missing.len(), 1, "pending is missing_approvals' finding");
         assert_eq!(missing[0].to_string(), "production needs 2 distinct signers of alice, bob, 1 more");
     }

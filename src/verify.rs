@@ -88,17 +88,20 @@ pub struct PendingNote {
     pub file: String,
     pub record: String,
     pub env: String,
+    /// Who signed it so far, its own signers and its approvers.
+    pub signers: Vec<String>,
     /// Per signer group: who may sign and how many more are needed.
     pub missing: Vec<String>,
 }
 
 impl PendingNote {
-    fn of(pending: &PendingRecord) -> PendingNote {
+    pub fn of(pending: &PendingRecord) -> PendingNote {
         let record = &pending.file.record;
         PendingNote {
             file: pending.file.path.clone(),
             record: record.label(),
             env: record.env.to_string(),
+            signers: pending.signers.iter().map(ToString::to_string).collect(),
             missing: pending.missing.iter().map(ToString::to_string).collect(),
         }
     }
@@ -171,11 +174,11 @@ fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict 
     for (file, verdicts) in records.iter().zip(&verdicts) {
         let candidate = Candidate { path: &file.path, record: &file.record, verdicts };
         violations.extend(check_record(&candidate, &history, policies, now));
-        history.push(file, policies);
+        violations.extend(history.push(file, policies).findings);
     }
     AppVerdict {
         violations,
-        pending: chain.pending(policies).iter().map(PendingNote::of).collect(),
+        pending: history.pending(policies).iter().map(PendingNote::of).collect(),
         records: records.len(),
         signatures: records.iter().map(|r| r.record.signatures.len()).sum(),
         state: AppState { app: chain.app.clone(), history },
@@ -328,22 +331,13 @@ pub fn verify_change(
     let mut overrides = Vec::new();
     let mut pending = Vec::new();
     for (app, app_changes) in &touched {
-        let base_chain = base.chain(app)?.records;
         let chain = head.chain(app)?;
         violations.extend(chain.problems.iter().cloned());
-        let newest_in_base = base_chain.last().map(|r| r.path.clone());
         let mut history = AppHistory::default();
         for file in &chain.records {
             parsed.insert(file.path.clone());
             match app_changes.get(&file.path) {
                 None => {}
-                Some(Change::Modified) if Some(&file.path) == newest_in_base.as_ref() => {
-                    if let Some(landed) = base_chain.last() {
-                        if !only_adds_signatures(&landed.record, &file.record) {
-                            violations.push(edited(&file.path, Some(file.record.label())));
-                        }
-                    }
-                }
                 Some(Change::Modified) => violations.push(edited(&file.path, Some(file.record.label()))),
                 Some(Change::Deleted) => {}
                 Some(Change::Added) if Some(file.record.policy) != newest_policy => {
@@ -371,11 +365,12 @@ pub fn verify_change(
                 counts.records += 1;
                 counts.signatures += file.record.signatures.len();
             }
-            history.push(file, policy_set);
+            let findings = history.push(file, policy_set).findings;
+            if app_changes.contains_key(&file.path) {
+                violations.extend(findings);
+            }
         }
-        pending.extend(
-            chain.pending(policy_set).iter().filter(|p| app_changes.contains_key(&p.file.path)).map(PendingNote::of),
-        );
+        pending.extend(history.pending(policy_set).iter().map(PendingNote::of));
         touched_states.push(AppState { app: app.clone(), history });
     }
     if head.newest_policy().is_some() {
@@ -474,16 +469,9 @@ fn edited(path: &str, label: Option<String>) -> Violation {
         path,
         label,
         Rule::AppendOnly,
-        "was modified after it landed; landed files are never edited (only the newest record may gain approvals): \
-         restore it, and append a new record to change what runs",
+        "was modified after it landed; landed files are never edited (an approval is a record of its own: \
+         `gitops-ledger approve`): restore it, and append a new record to change what runs",
     )
-}
-
-/// An approval: the same record with its signatures extended.
-pub(crate) fn only_adds_signatures(landed: &crate::record::Record, now: &crate::record::Record) -> bool {
-    let mut without = now.clone();
-    without.signatures.truncate(landed.signatures.len());
-    without == *landed && now.signatures.len() > landed.signatures.len()
 }
 
 /// Each policy version the change adds must carry the root threshold of the

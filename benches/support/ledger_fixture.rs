@@ -144,6 +144,7 @@ pub fn cycle_record(
         env: name(env),
         from: from.map(|f| gitops_ledger::record::Upstream::One(name(f))),
         kind: Kind::Promote,
+        approves: None,
         images: vec![Image {
             name: ImageName::parse(&format!("ghcr.io/bench/{app}")).expect("image"),
             digest: Digest::parse(&format!("sha256:{:016x}{:048x}", a, cycle)).expect("digest"),

@@ -7,7 +7,7 @@ mod transaction;
 
 use std::collections::BTreeMap;
 
-use crate::chain::{pending, AppHistory, Chain};
+use crate::chain::{AppHistory, Chain};
 use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile};
 use crate::policy::{policy_path, Policy, PolicyError, PolicyFile};
@@ -135,7 +135,13 @@ pub struct Written {
     pub path: String,
     pub record: Record,
     pub id: RecordId,
-    /// Signer groups whose threshold is not met yet.
+    /// For an approval: the record it approves, as `app@seq`.
+    pub approves: Option<String>,
+    /// The promote or rollback that takes effect with this record (itself,
+    /// or the record an approval completes), as `app@seq`.
+    pub takes_effect: Option<String>,
+    /// Signer groups whose threshold the written record (or the record it
+    /// approves) does not meet yet.
     pub pending: Vec<Pending>,
 }
 
@@ -145,17 +151,6 @@ pub struct Pending {
     pub what: String,
     pub missing: u64,
     pub threshold: u64,
-}
-
-impl Written {
-    fn new(file: &RecordFile, policies: rules::Policies) -> Self {
-        let pending = pending(file, policies)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| Pending { what: m.requirement.what, missing: m.missing, threshold: m.requirement.threshold })
-            .collect();
-        Written { path: file.path.clone(), record: file.record.clone(), id: file.id.clone(), pending }
-    }
 }
 
 /// The newest policy, the environment, the signer and the app's chain: what
@@ -172,17 +167,23 @@ impl<'l> AppendContext<'l> {
     fn new(
         ledger: &'l Ledger,
         app: &Name,
-        env: &Name,
         key: &SigningKey,
         signer: Option<Name>,
         now: Timestamp,
     ) -> Result<Self, AppendError> {
         let policies = signed_policies(ledger, now)?;
         let newest = policies.last().ok_or_else(no_policy)?;
-        let policy = &newest.policy;
-        if policy.environment(env).is_none() {
-            return Err(AppendError::Refused(vec![Violation::new(
-                &newest.path,
+        let signer = resolve_signer(&newest.policy, key, signer)?;
+        let (chain, history) = app_history(ledger, app, now)?;
+        Ok(AppendContext { policies: ledger.policies(), newest, signer, chain, history })
+    }
+
+    /// `env` in the newest policy, refusing an environment it does not have.
+    fn environment(&self, env: &Name) -> Result<&'l crate::policy::Environment, AppendError> {
+        let policy = &self.newest.policy;
+        policy.environment(env).ok_or_else(|| {
+            AppendError::Refused(vec![Violation::new(
+                &self.newest.path,
                 None,
                 Rule::Policy,
                 format!(
@@ -190,19 +191,8 @@ impl<'l> AppendContext<'l> {
                     policy.version,
                     policy.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
                 ),
-            )]));
-        }
-        let signer = resolve_signer(policy, key, signer)?;
-        let (chain, history) = app_history(ledger, app, now)?;
-        refuse_if_last_is_pending(&chain, ledger.policies())?;
-        Ok(AppendContext { policies: ledger.policies(), newest, signer, chain, history })
-    }
-
-    fn environment(&self, env: &Name) -> Result<&'l crate::policy::Environment, AppendError> {
-        self.newest
-            .policy
-            .environment(env)
-            .ok_or_else(|| AppendError::Usage(format!("environment {env} is not in the policy")))
+            )])
+        })
     }
 
     /// What `env` runs now, as images to set or attest to.
@@ -237,6 +227,7 @@ impl<'l> AppendContext<'l> {
             from: None,
             kind,
             images,
+            approves: None,
             evidence: None,
             override_: None,
             at,
@@ -260,12 +251,38 @@ impl<'l> AppendContext<'l> {
         record.signatures.push(Signature { signer: self.signer.clone(), sig: key.sign(&message)? });
         let verdicts = rules::signature_verdicts(&self.newest.policy, &message, &record.signatures);
         let candidate = Candidate { path: &path, record: &record, verdicts: &verdicts };
-        let problems = check_record(&candidate, &self.history, self.policies, now);
+        let mut problems = check_record(&candidate, &self.history, self.policies, now);
+        let file = RecordFile::new(path, record)?;
+        // What the record does to the fold: an approval may be refused there.
+        let mut history = self.history;
+        let pushed = history.push(&file, self.policies);
+        problems.extend(pushed.findings);
         if !problems.is_empty() {
             return Err(AppendError::Refused(problems));
         }
-        let file = RecordFile::new(path, record)?;
-        let written = Written::new(&file, self.policies);
+        let target = file.record.approves.as_ref().unwrap_or(&file.id);
+        let pending = history
+            .pending(self.policies)
+            .into_iter()
+            .find(|p| &p.file.id == target)
+            .map(|p| {
+                p.missing
+                    .into_iter()
+                    .map(|m| Pending { what: m.requirement.what, missing: m.missing, threshold: m.requirement.threshold })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let label = |seq: u64| format!("{}@{seq}", file.record.app);
+        let takes_effect = pushed.effect.map(|effect| label(effect.seq));
+        let approves = file.record.approves.as_ref().and_then(|id| history.outcome(id)).map(|(seq, _)| label(seq));
+        let written = Written {
+            path: file.path.clone(),
+            record: file.record.clone(),
+            id: file.id.clone(),
+            approves,
+            takes_effect,
+            pending,
+        };
         let new_file = NewFile { path: file.path.clone(), bytes: file.record.to_pretty_json(), create_new: true };
         let mut chain = self.chain;
         chain.records.push(file);
@@ -285,7 +302,7 @@ impl Change for Promote<'_> {
 
     fn prepare(&self, ledger: &Ledger, now: Timestamp) -> Result<Prepared<Written>, AppendError> {
         let request = self.request.clone();
-        let context = AppendContext::new(ledger, &request.app, &request.env, self.key, request.signer, now)?;
+        let context = AppendContext::new(ledger, &request.app, self.key, request.signer, now)?;
         let env = context.environment(&request.env)?;
         let images = if !request.images.is_empty() {
             request.images
@@ -344,7 +361,8 @@ impl Change for AddEvidence<'_> {
 
     fn prepare(&self, ledger: &Ledger, now: Timestamp) -> Result<Prepared<Written>, AppendError> {
         let request = self.request.clone();
-        let context = AppendContext::new(ledger, &request.app, &request.env, self.key, request.signer, now)?;
+        let context = AppendContext::new(ledger, &request.app, self.key, request.signer, now)?;
+        context.environment(&request.env)?;
         let images = context.running(&request.env).ok_or_else(|| {
             context.refuse(
                 &request.app,
@@ -362,27 +380,8 @@ impl Change for AddEvidence<'_> {
     }
 }
 
-/// A record below its threshold must be approved before anything follows it:
-/// once it has a successor it can never gain signatures, and stays pending
-/// for ever.
-fn refuse_if_last_is_pending(chain: &Chain, policies: rules::Policies) -> Result<(), AppendError> {
-    let Some(last) = chain.last() else { return Ok(()) };
-    let Some(missing) = pending(last, policies) else { return Ok(()) };
-    let missing: u64 = missing.iter().map(|m| m.missing).sum();
-    Err(AppendError::Refused(vec![Violation::new(
-        &last.path,
-        Some(last.record.label()),
-        Rule::Threshold,
-        format!(
-            "still needs {missing} approval(s) for {}; approve it (`gitops-ledger approve {}`) before appending to {}",
-            last.record.env,
-            last.record.label(),
-            last.record.app
-        ),
-    )]))
-}
-
-/// Adds `key`'s signature to record `seq` of `app`, which must be the newest.
+/// Appends an approval record for record `seq` of `app`, a promote or
+/// rollback still waiting for approvals.
 #[derive(Debug)]
 pub struct Approve<'k> {
     pub app: Name,
@@ -396,51 +395,24 @@ impl Change for Approve<'_> {
 
     fn prepare(&self, ledger: &Ledger, now: Timestamp) -> Result<Prepared<Written>, AppendError> {
         let (app, seq) = (&self.app, self.seq);
-        let policies = signed_policies(ledger, now)?;
-        let (mut chain, _) = app_history(ledger, app, now)?;
-        let newest = chain.last().map_or(0, |r| r.record.seq);
-        if seq == 0 || seq > newest {
-            return Err(AppendError::Usage(format!(
-                "{app}@{seq} does not exist (the newest record of {app} is {newest})"
-            )));
-        }
-        if seq < newest {
-            return Err(AppendError::Refused(vec![Violation::new(
-                &record_path(app, seq),
-                Some(format!("{app}@{seq}")),
-                Rule::Chain,
-                format!("already has a successor ({app}@{newest}), whose prev fixes its signatures; approvals go on the newest record"),
-            )]));
-        }
-        let target = chain.records.pop().ok_or_else(|| AppendError::Usage(format!("{app} has no records")))?;
-        let history = AppHistory::of(&chain.records, ledger.policies());
-        let policy = ledger
-            .policies()
-            .get(target.record.policy)
-            .ok_or_else(|| AppendError::Usage(format!("{app}@{seq} cites a policy version that does not exist")))?;
-        let signer = resolve_signer(&policy.policy, self.key, self.signer.clone())?;
-        let mut record = target.record;
-        if record.signatures.iter().any(|s| s.signer == signer) {
+        let context = AppendContext::new(ledger, app, self.key, self.signer.clone(), now)?;
+        let newest = context.chain.last().map_or(0, |r| r.record.seq);
+        let target = context.chain.records.iter().find(|r| r.record.seq == seq).ok_or_else(|| {
+            AppendError::Usage(format!("{app}@{seq} does not exist (the newest record of {app} is {newest})"))
+        })?;
+        if !matches!(target.record.kind, Kind::Promote | Kind::Rollback) {
             return Err(AppendError::Refused(vec![Violation::new(
                 &target.path,
-                Some(record.label()),
-                Rule::Signature,
-                format!("{signer} already signed this record; a signer counts once"),
+                Some(target.record.label()),
+                Rule::Approval,
+                format!("is not a promotion or rollback but {}; only those are approved", target.record.kind),
             )]));
         }
-        record.signatures.push(Signature { signer: signer.clone(), sig: self.key.sign(&target.message)? });
-        let verdicts = rules::signature_verdicts(&policy.policy, &target.message, &record.signatures);
-        let candidate = Candidate { path: &target.path, record: &record, verdicts: &verdicts };
-        let problems = check_record(&candidate, &history, rules::Policies(policies), now);
-        if !problems.is_empty() {
-            return Err(AppendError::Refused(problems));
-        }
-        let message = format!("chore({}): approve {} ({signer})\n", record.env, record.label());
-        let file = RecordFile::new(target.path, record)?;
-        let written = Written::new(&file, ledger.policies());
-        let new_file = NewFile { path: file.path.clone(), bytes: file.record.to_pretty_json(), create_new: false };
-        chain.records.push(file);
-        Ok(Prepared { outcome: written, files: vec![new_file], chain: Some(chain), commit_message: message })
+        let (env, images, id) = (target.record.env.clone(), target.record.images.clone(), target.id.clone());
+        let mut record = context.record(app.clone(), env, Kind::Approval, images, now);
+        record.approves = Some(id);
+        let message = format!("chore({}): approve {app}@{seq} ({})\n", record.env, context.signer);
+        context.sign_and_check(record, self.key, now, message)
     }
 }
 

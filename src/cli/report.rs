@@ -34,12 +34,12 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     let chains = ledger.chains(None)?;
     let records = in_time_order(&chains);
     let verification = verify(&ledger, Some(&chains), &VerifyOptions::default(), now)?;
-    let overall = dora(&records, &production, None, None);
+    let overall = dora(&records, ledger.policies(), &production, None, None);
     let per_app: BTreeMap<String, Dora> = chains
         .iter()
         .filter(|chain| !chain.records.is_empty())
         .map(|chain| {
-            (chain.app.to_string(), dora(&in_time_order(std::slice::from_ref(chain)), &production, None, None))
+            (chain.app.to_string(), dora(&in_time_order(std::slice::from_ref(chain)), ledger.policies(), &production, None, None))
         })
         .collect();
     let html = render(&ReportInput {

@@ -36,11 +36,11 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         .ok_or_else(|| CommandError::usage("there is no policy, so no production environment to measure"))?;
     let chains = ledger.chains(args.app.as_ref())?;
     let (since, until) = (args.window.since, args.window.until);
-    let overall = dora(&in_time_order(&chains), &production, since, until);
+    let overall = dora(&in_time_order(&chains), ledger.policies(), &production, since, until);
     let per_app: Vec<(Name, Dora)> = chains
         .iter()
         .filter(|chain| !chain.records.is_empty())
-        .map(|chain| (chain.app.clone(), dora(&in_time_order(std::slice::from_ref(chain)), &production, since, until)))
+        .map(|chain| (chain.app.clone(), dora(&in_time_order(std::slice::from_ref(chain)), ledger.policies(), &production, since, until)))
         .collect();
     match args.format {
         OutputFormat::Json => {

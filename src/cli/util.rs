@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::{CliError, CommandError};
 use crate::append::{Applied, Change, Transaction, WriteOptions, Written};
 use crate::clock::{Clock, Timestamp};
-use crate::record::Name;
+use crate::record::{Kind, Name};
 use crate::sign::SigningKey;
 use crate::store::WorkTree;
 
@@ -161,8 +161,10 @@ pub(crate) fn report_applied<T>(context: &mut Context, applied: &Applied<T>) -> 
 pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result<(), CommandError> {
     let record = &written.record;
     let from = record.from.as_ref().map_or("outside the ledger".to_string(), |f| f.to_string());
-    match &record.evidence {
-        Some(evidence) => say!(
+    // The record whose approvals are counted: the one an approval approves, or this one.
+    let approved = written.approves.clone().unwrap_or_else(|| record.label());
+    match (&record.evidence, record.kind) {
+        (Some(evidence), _) => say!(
             context,
             "wrote {} ({}): {} {} for what {} runs",
             written.path,
@@ -171,7 +173,10 @@ pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result
             evidence.result,
             record.env
         ),
-        None => {
+        (None, Kind::Approval) => {
+            say!(context, "wrote {} ({}): approval of {approved} for {}", written.path, record.label(), record.env)
+        }
+        (None, _) => {
             say!(context, "wrote {} ({}): {} {} from {from}", written.path, record.label(), record.kind, record.env)
         }
     }
@@ -188,18 +193,17 @@ pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result
         );
     }
     say!(context, "id {}", written.id);
-    if written.pending.is_empty() {
-        say!(context, "{}: every threshold met", record.env);
+    if let Some(effective) = &written.takes_effect {
+        say!(context, "{}: every threshold met; {effective} takes effect at {}", record.env, record.at);
     }
     for pending in &written.pending {
         say!(
             context,
-            "{} needs {} more approval{} (threshold {}): gitops-ledger approve {} --key FILE",
+            "{} needs {} more approval{} (threshold {}): gitops-ledger approve {approved} --key FILE",
             pending.what,
             pending.missing,
             if pending.missing == 1 { "" } else { "s" },
             pending.threshold,
-            record.label()
         );
     }
     Ok(())

@@ -249,6 +249,9 @@ pub struct Forged<'a> {
     pub signers: &'a [&'a str],
     /// An evidence record: (type, passed).
     pub evidence: Option<(&'a str, bool)>,
+    /// An approval record of the record with this seq (its env and images
+    /// are the caller's to match, as a buggy tool might not).
+    pub approves: Option<u64>,
 }
 
 impl<'a> Forged<'a> {
@@ -258,7 +261,12 @@ impl<'a> Forged<'a> {
             "production" => Some("staging"),
             _ => None,
         };
-        Forged { seq, env, from, rollback: false, fill, at, policy: 1, signers, evidence: None }
+        Forged { seq, env, from, rollback: false, fill, at, policy: 1, signers, evidence: None, approves: None }
+    }
+
+    /// An approval of record `approves`, for `env` and digest `fill`.
+    pub fn approval(seq: u64, approves: u64, env: &'a str, fill: char, at: &'a str, signers: &'a [&'a str]) -> Self {
+        Forged { from: None, approves: Some(approves), ..Forged::new(seq, env, fill, at, signers) }
     }
 }
 
@@ -284,11 +292,17 @@ impl TestRepo {
             policy: forged.policy,
             env: Name::parse(forged.env).unwrap(),
             from: forged.from.map(|f| Upstream::One(Name::parse(f).unwrap())),
-            kind: match (forged.evidence, forged.rollback) {
-                (Some(_), _) => Kind::Evidence,
-                (None, true) => Kind::Rollback,
-                (None, false) => Kind::Promote,
+            kind: match (forged.evidence, forged.rollback, forged.approves) {
+                (Some(_), _, _) => Kind::Evidence,
+                (None, _, Some(_)) => Kind::Approval,
+                (None, true, None) => Kind::Rollback,
+                (None, false, None) => Kind::Promote,
             },
+            approves: forged.approves.map(|seq| {
+                let approved = format!("promotions/apps/api/{seq:08}.json");
+                let bytes = std::fs::read(self.root.join(&approved)).unwrap();
+                record_id(&Record::from_json(&approved, &bytes).unwrap()).unwrap()
+            }),
             images: vec![Image {
                 name: ImageName::parse("ghcr.io/o/api").unwrap(),
                 digest: Digest::parse(&digest(forged.fill)).unwrap(),
