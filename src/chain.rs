@@ -60,10 +60,14 @@ pub struct PendingRecord<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Took effect at `at`: its own time, or that of the record that completed it.
-    Effective { at: Timestamp },
+    Effective {
+        at: Timestamp,
+    },
     Waiting,
     /// Can never take effect, and why.
-    Superseded { why: String },
+    Superseded {
+        why: String,
+    },
 }
 
 /// The promote or rollback that took effect with a record (itself, or the

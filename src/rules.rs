@@ -9,8 +9,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::chain::{AppHistory, ChainLink};
-use crate::ledger::RecordFile;
 use crate::clock::Timestamp;
+use crate::ledger::RecordFile;
 use crate::policy::{Environment, FromMode, Policy, PolicyFile};
 use crate::record::{EvidenceResult, Kind, Name, Record, RecordId, Signature, Upstream, Waivable};
 use crate::sign::SignatureProblem;
@@ -201,7 +201,11 @@ impl fmt::Display for MissingApproval<'_> {
 /// where the group allows them; whether each signature is valid is the
 /// signature rule's finding, so a forged signature fails verification but
 /// never changes what the ledger projects.
-pub fn missing_approvals<'p>(record: &Record, policy: &'p Policy, signers: &BTreeSet<Name>) -> Vec<MissingApproval<'p>> {
+pub fn missing_approvals<'p>(
+    record: &Record,
+    policy: &'p Policy,
+    signers: &BTreeSet<Name>,
+) -> Vec<MissingApproval<'p>> {
     requirements(record, policy)
         .into_iter()
         .filter_map(|requirement| {

@@ -65,6 +65,22 @@ impl OverrideNote {
     }
 }
 
+/// Every break-glass record of a chain, signed by its own signers and those
+/// of the approvals naming it.
+fn override_notes(records: &[&RecordFile]) -> Vec<OverrideNote> {
+    let mut notes: Vec<OverrideNote> = Vec::new();
+    let mut by_id: std::collections::HashMap<&RecordId, usize> = std::collections::HashMap::new();
+    for file in records {
+        if let Some(note) = OverrideNote::of(file) {
+            by_id.insert(&file.id, notes.len());
+            notes.push(note);
+        } else if let Some(index) = file.record.approves.as_ref().and_then(|id| by_id.get(id)) {
+            notes[*index].signers.extend(file.record.signatures.iter().map(|s| s.signer.to_string()));
+        }
+    }
+    notes
+}
+
 impl std::fmt::Display for OverrideNote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rules: Vec<String> = self.rules.iter().map(ToString::to_string).collect();
@@ -182,7 +198,7 @@ fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict 
         records: records.len(),
         signatures: records.iter().map(|r| r.record.signatures.len()).sum(),
         state: AppState { app: chain.app.clone(), history },
-        overrides: records.iter().filter_map(|r| OverrideNote::of(r)).collect(),
+        overrides: override_notes(&records),
     }
 }
 

@@ -268,7 +268,11 @@ impl<'l> AppendContext<'l> {
             .map(|p| {
                 p.missing
                     .into_iter()
-                    .map(|m| Pending { what: m.requirement.what, missing: m.missing, threshold: m.requirement.threshold })
+                    .map(|m| Pending {
+                        what: m.requirement.what,
+                        missing: m.missing,
+                        threshold: m.requirement.threshold,
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -388,6 +392,8 @@ pub struct Approve<'k> {
     pub seq: u64,
     pub key: &'k SigningKey,
     pub signer: Option<Name>,
+    /// The approval's time (default: now).
+    pub at: Option<Timestamp>,
 }
 
 impl Change for Approve<'_> {
@@ -409,7 +415,7 @@ impl Change for Approve<'_> {
             )]));
         }
         let (env, images, id) = (target.record.env.clone(), target.record.images.clone(), target.id.clone());
-        let mut record = context.record(app.clone(), env, Kind::Approval, images, now);
+        let mut record = context.record(app.clone(), env, Kind::Approval, images, self.at.unwrap_or(now));
         record.approves = Some(id);
         let message = format!("chore({}): approve {app}@{seq} ({})\n", record.env, context.signer);
         context.sign_and_check(record, self.key, now, message)

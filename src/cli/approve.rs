@@ -1,22 +1,24 @@
-//! `approve A@SEQ`: add an approval signature to the newest record of an app.
+//! `approve A@SEQ`: append an approval record for a promotion or rollback that waits for signatures.
 
 use super::exit_codes::{self, ExitCodes};
-use super::util::{report_applied, report_written, write_change, Context, SigningArgs, WriteArgs};
+use super::util::{parse_at, report_applied, report_written, write_change, Context, SigningArgs, WriteArgs};
 use super::{CommandError, ExitKind};
 use crate::append::Approve;
+use crate::clock::Timestamp;
 use crate::record::Name;
 
 const EXIT_CODES: ExitCodes = &[
-    (0, "signature added (more approvals may still be pending)"),
+    (0, "approval record written (the record takes effect now, or still needs more approvals)"),
     (
         1,
-        "refused by a rule, nothing written (the record is not the newest, this signer already signed, a broken \
-         chain, no signed policy); or another gitops-ledger command holds the write lock",
+        "refused by a rule, nothing written (the record is complete or superseded, this signer already signed it, \
+         a rule fails at this moment, a broken chain, no signed policy); or another gitops-ledger command holds the \
+         write lock",
     ),
     (2, "usage or I/O error (no such record, unreadable key, a key the policy does not name)"),
 ];
 
-/// Add your signature to the newest record of an app (an approval).
+/// Approve a promotion or rollback still waiting for signatures: appends an approval record.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {
@@ -25,6 +27,9 @@ pub struct Args {
     pub target: (Name, u64),
     #[command(flatten)]
     pub signing: SigningArgs,
+    /// The approval record's time (default: now), RFC 3339 UTC with whole seconds.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_at)]
+    pub at: Option<Timestamp>,
     #[command(flatten)]
     pub write: WriteArgs,
 }
@@ -40,7 +45,7 @@ fn parse_target(text: &str) -> Result<(Name, u64), String> {
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let key = args.signing.load_key()?;
     let (app, seq) = args.target;
-    let change = Approve { app, seq, key: &key, signer: args.signing.signer };
+    let change = Approve { app, seq, key: &key, signer: args.signing.signer, at: args.at };
     let options = args.write.options();
     let applied = write_change(context, &change, options)?;
     report_written(context, &applied.outcome)?;

@@ -39,7 +39,10 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         .iter()
         .filter(|chain| !chain.records.is_empty())
         .map(|chain| {
-            (chain.app.to_string(), dora(&in_time_order(std::slice::from_ref(chain)), ledger.policies(), &production, None, None))
+            (
+                chain.app.to_string(),
+                dora(&in_time_order(std::slice::from_ref(chain)), ledger.policies(), &production, None, None),
+            )
         })
         .collect();
     let html = render(&ReportInput {

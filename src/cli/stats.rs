@@ -40,7 +40,12 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     let per_app: Vec<(Name, Dora)> = chains
         .iter()
         .filter(|chain| !chain.records.is_empty())
-        .map(|chain| (chain.app.clone(), dora(&in_time_order(std::slice::from_ref(chain)), ledger.policies(), &production, since, until)))
+        .map(|chain| {
+            (
+                chain.app.clone(),
+                dora(&in_time_order(std::slice::from_ref(chain)), ledger.policies(), &production, since, until),
+            )
+        })
         .collect();
     match args.format {
         OutputFormat::Json => {

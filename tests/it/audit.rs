@@ -65,7 +65,7 @@ fn history() -> TestRepo {
 fn a_clean_history_with_a_later_approval_and_a_rollback_passes() {
     let repo = history();
     let out = repo.ok(&["audit"]);
-    assert!(out.contains("ok: 7 commits of HEAD, 5 records landed, 0 error(s), 0 warning(s)"), "{out}");
+    assert!(out.contains("ok: 7 commits of HEAD, 6 records landed, 0 error(s), 0 warning(s)"), "{out}");
     let json: serde_json::Value = serde_json::from_str(&repo.ok(&["audit", "--format", "json"])).unwrap();
     let approval_commit = repo.git(&["rev-parse", "HEAD~2"]).trim().to_string();
     let production_commit = repo.git(&["rev-parse", "HEAD~3"]).trim().to_string();
@@ -75,7 +75,8 @@ fn a_clean_history_with_a_later_approval_and_a_rollback_passes() {
         "landed where it was added, not where it was approved"
     );
     assert_ne!(production_commit, approval_commit);
-    assert_eq!(json["landed"]["api@5"]["time"], "2026-11-22T09:00:00Z");
+    assert_eq!(json["landed"]["api@4"]["commit"], approval_commit.as_str(), "the approval is a record of its own");
+    assert_eq!(json["landed"]["api@6"]["time"], "2026-11-22T09:00:00Z");
 }
 
 #[test]
@@ -131,8 +132,8 @@ fn a_squash_merged_pull_request_passes_and_forward_dating_is_an_error() {
     repo.git(&["merge", "-q", "--squash", "promote-staging"]);
     repo.git(&["commit", "-qm", "Promote api to staging (#12)"]);
     let out = repo.ok(&["audit"]);
-    assert!(out.contains("7 records landed, 0 error(s)"), "{out}");
-    assert!(out.contains(&format!("landed api@7 in {}", &repo.git(&["rev-parse", "HEAD"])[..12])), "{out}");
+    assert!(out.contains("8 records landed, 0 error(s)"), "{out}");
+    assert!(out.contains(&format!("landed api@8 in {}", &repo.git(&["rev-parse", "HEAD"])[..12])), "{out}");
 
     // A record claiming a time well after the commit that landed it.
     at(&mut repo, "2026-11-28T12:00:00Z");
@@ -155,7 +156,7 @@ fn a_squash_merged_pull_request_passes_and_forward_dating_is_an_error() {
     let out = repo.fails(1, &["audit"]);
     assert!(
         out.contains(
-            "api@8 claims at 2026-11-28T12:00:00Z but landed at 2026-11-28T10:30:00Z, 1h 30m later than the commit"
+            "api@9 claims at 2026-11-28T12:00:00Z but landed at 2026-11-28T10:30:00Z, 1h 30m later than the commit"
         ),
         "{out}"
     );

@@ -255,7 +255,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         command: "approve",
         code: 1,
-        says: "alice already signed this record",
+        says: "alice already signed api@3",
         setup: || {
             let repo = pending();
             let key = repo.key_str("alice");

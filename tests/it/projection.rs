@@ -282,7 +282,7 @@ fn production_moves_only_when_its_approvals_are_complete() {
     }
     assert_eq!(
         repo.git(&["show", "--name-only", "--format=", "HEAD"]),
-        "apps/api/overlays/production/kustomization.yaml\npromotions/apps/api/00000003.json\nversions.json\n"
+        "apps/api/overlays/production/kustomization.yaml\npromotions/apps/api/00000004.json\nversions.json\n"
     );
     repo.ok(&["verify"]);
 }

@@ -188,10 +188,32 @@ fn a_forward_dated_record_is_refused() {
 }
 
 #[test]
-fn approve_refuses_a_record_with_a_successor_and_a_second_signature_by_one_signer() {
+fn approve_refuses_a_complete_record_and_a_second_signature_by_one_signer() {
     let repo = staged();
-    refused(&repo, 1, &["approve", "api@1", "--key", &repo.key_str("alice")], &["already has a successor (api@2)"]);
-    refused(&repo, 1, &["approve", "api@2", "--key", &repo.key_str("alice")], &["alice already signed this record"]);
+    refused(
+        &repo,
+        1,
+        &["approve", "api@2", "--key", &repo.key_str("bob")],
+        &["approves api@2, which is complete: it took effect at 2026-11-27T09:00:00Z (rule: approval)"],
+    );
+    repo.ok(&[
+        "promote",
+        "--app",
+        "api",
+        "--env",
+        "production",
+        "--key",
+        &repo.key_str("alice"),
+        "--at",
+        "2026-11-28T09:30:00Z",
+        "--commit",
+    ]);
+    refused(
+        &repo,
+        1,
+        &["approve", "api@3", "--key", &repo.key_str("alice")],
+        &["alice already signed api@3; a signer counts once (rule: signature)"],
+    );
     refused(&repo, 2, &["approve", "api@9", "--key", &repo.key_str("alice")], &["api@9 does not exist"]);
     refused(&repo, 2, &["approve", "api", "--key", &repo.key_str("alice")], &["APP@SEQ"]);
 }

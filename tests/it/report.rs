@@ -39,7 +39,7 @@ fn eventful() -> TestRepo {
         "--at",
         "2026-11-21T10:00:00Z",
     ]);
-    repo.ok(&["approve", "api@4", "--key", &repo.key_str("bob")]);
+    repo.ok(&["approve", "api@4", "--key", &repo.key_str("bob"), "--at", "2026-11-21T10:30:00Z"]);
     repo.promote("dev", 'b', "ci", "2026-11-22T08:00:00Z");
     repo.ok(&[
         "promote",
@@ -58,7 +58,7 @@ fn eventful() -> TestRepo {
         "--at",
         "2026-11-22T09:00:00Z",
     ]);
-    repo.ok(&["approve", "api@6", "--key", &repo.key_str("bob")]);
+    repo.ok(&["approve", "api@7", "--key", &repo.key_str("bob"), "--at", "2026-11-22T09:10:00Z"]);
     repo.ok(&[
         "promote",
         "--app",
@@ -73,7 +73,7 @@ fn eventful() -> TestRepo {
         "--at",
         "2026-11-23T09:00:00Z",
     ]);
-    repo.ok(&["approve", "api@7", "--key", &repo.key_str("carol")]);
+    repo.ok(&["approve", "api@9", "--key", &repo.key_str("carol"), "--at", "2026-11-23T09:20:00Z"]);
     repo
 }
 
@@ -82,11 +82,11 @@ fn the_report_is_self_contained_and_renders_in_headless_chromium() {
     let repo = eventful();
     let out_path = repo.keys.parent().unwrap().join("report.html");
     let out = repo.ok(&["report", "--out", out_path.to_str().unwrap()]);
-    assert!(out.contains("(7 records of 1 apps)"), "{out}");
+    assert!(out.contains("(10 records of 1 apps)"), "{out}");
     let html = std::fs::read_to_string(&out_path).unwrap();
     for expected in [
         "every rule holds",
-        "<strong>break-glass override: promotions/apps/api/00000006.json (api@6) entered production waiving provenance, signed by alice, bob: CVE hotfix</strong>",
+        "<strong>break-glass override: promotions/apps/api/00000007.json (api@7) entered production waiving provenance, signed by alice, bob: CVE hotfix</strong>",
         "<strong>BREAK-GLASS</strong> waives provenance: CVE hotfix",
         "smoke-test pass 2026-11-20T09:30:00Z",
         "↺ ",
