@@ -11,6 +11,7 @@ use crate::clock::Timestamp;
 use crate::ledger::Ledger;
 use crate::record::EvidenceResult;
 use crate::store::StoreError;
+use crate::verify::PendingNote;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
@@ -18,6 +19,8 @@ pub struct Status {
     /// Environment names in the newest policy's order (dev before production).
     pub environments: Vec<String>,
     pub apps: BTreeMap<String, BTreeMap<String, EnvStatus>>,
+    /// Promotions and rollbacks waiting for approvals at that moment.
+    pub pending: Vec<PendingNote>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -52,7 +55,8 @@ pub struct EvidenceSeen {
 pub fn status(ledger: &Ledger, held: Option<&[Chain]>, at: Timestamp) -> Result<Status, StoreError> {
     let folded = ledger.map_chains(held, |chain| (chain.app.clone(), chain.fold_until(ledger.policies(), Some(at))))?;
     let environments = ledger.environments();
-    let mut out = Status { at, environments, apps: BTreeMap::new() };
+    let pending = folded.iter().flat_map(|(_, h)| h.pending(ledger.policies())).map(|p| PendingNote::of(&p)).collect();
+    let mut out = Status { at, environments, apps: BTreeMap::new(), pending };
     for (app, history) in folded {
         let mut envs = BTreeMap::new();
         for (env, env_history) in history.envs() {

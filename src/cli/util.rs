@@ -237,13 +237,25 @@ pub(crate) fn print_status(context: &mut Context, status: &crate::status::Status
     }
     if rows.len() == 1 {
         say!(context, "nothing promoted yet");
-        return Ok(());
     }
-    let widths: Vec<usize> =
-        (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        say!(context, "{}", cells.join("  ").trim_end());
+    if rows.len() > 1 {
+        let widths: Vec<usize> =
+            (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+        for row in rows {
+            let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+            say!(context, "{}", cells.join("  ").trim_end());
+        }
+    }
+    for pending in &status.pending {
+        say!(
+            context,
+            "pending: {} {}, signed by {}; {}: gitops-ledger approve {} --key FILE",
+            pending.record,
+            pending.env,
+            pending.signers.join(", "),
+            pending.missing.join("; "),
+            pending.record
+        );
     }
     Ok(())
 }

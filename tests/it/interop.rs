@@ -14,7 +14,7 @@ fn unarmor(text: &str) -> String {
     text.lines().filter(|l| !l.starts_with("-----")).collect::<Vec<_>>().concat()
 }
 
-fn ssh_keygen_verify(
+pub(crate) fn ssh_keygen_verify(
     repo: &TestRepo,
     signer: &str,
     namespace: &str,

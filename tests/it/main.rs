@@ -4,6 +4,7 @@
 
 mod common;
 
+mod approvals;
 mod audit;
 mod cli_help;
 mod cli_reference;
