@@ -33,8 +33,8 @@ pub struct Args {
     /// Check the tree of this revision (read from git objects; no checkout needed) instead of the work tree.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
-    /// Pull-request check: relative to this revision, promotions/ may only gain files (or approvals on the
-    /// newest record), and what is new must pass every rule.
+    /// Pull-request check: relative to this revision, promotions/ may only gain files (approvals are records of
+    /// their own), and what is new must pass every rule.
     #[arg(long, value_name = "REV")]
     pub base: Option<String>,
     /// Pin policy version 1 by its id (sha256:HEX); without it, the root is trusted on first use.
