@@ -7,10 +7,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::chain::{AppHistory, Outcome};
 use crate::clock::Timestamp;
-use crate::history::{human_duration, Dora};
+use crate::history::{deployments, human_duration, Deployment, Dora};
 use crate::ledger::RecordFile;
-use crate::record::{EvidenceResult, Kind};
+use crate::record::{EvidenceResult, Kind, RecordId};
+use crate::rules::Policies;
 use crate::verify::Report;
 
 /// Everything the report shows.
@@ -20,6 +22,7 @@ pub struct ReportInput<'a> {
     pub environments: &'a [String],
     /// All records, oldest first.
     pub records: &'a [&'a RecordFile],
+    pub policies: Policies<'a>,
     pub verification: &'a Report,
     pub overall: &'a Dora,
     pub per_app: &'a BTreeMap<String, Dora>,
@@ -51,7 +54,7 @@ section.app { page-break-inside: avoid; }
 
 pub fn render(input: &ReportInput) -> String {
     let mut html = String::new();
-    let ReportInput { generated, environments, records, verification, overall, per_app } = input;
+    let ReportInput { generated, environments, records, policies, verification, overall, per_app } = input;
     let _ = writeln!(html, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Promotion ledger report</title><style>{STYLE}</style></head><body>"
     );
     let apps: BTreeMap<&str, Vec<&RecordFile>> = records.iter().fold(BTreeMap::new(), |mut map, r| {
@@ -88,8 +91,9 @@ pub fn render(input: &ReportInput) -> String {
     html.push_str(&dora_table(overall));
     for (app, app_records) in &apps {
         let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app));
-        html.push_str(&timeline(environments, app_records));
-        html.push_str(&record_table(app_records));
+        let deployed: Vec<Deployment> = deployments(app_records, *policies).into_iter().flatten().collect();
+        html.push_str(&timeline(environments, app_records, &deployed));
+        html.push_str(&record_table(app_records, &AppHistory::of(app_records.iter().copied(), *policies)));
         if let Some(figures) = per_app.get(*app) {
             html.push_str(&dora_table(figures));
         }
@@ -125,7 +129,9 @@ fn dora_table(d: &Dora) -> String {
 /// An SVG with a lane per environment: a bar for each digest an environment
 /// ran, from the record that set it to the next; dashed lines follow each
 /// digest from lane to lane; dots mark evidence.
-fn timeline(environments: &[String], records: &[&RecordFile]) -> String {
+/// Lanes per environment; a bar per promote or rollback from its effective
+/// time until the next one of its environment; evidence as dots.
+fn timeline(environments: &[String], records: &[&RecordFile], deployed: &[Deployment]) -> String {
     const LEFT: f64 = 120.0;
     const WIDTH: f64 = 1000.0;
     const LANE: f64 = 46.0;
@@ -162,15 +168,18 @@ fn timeline(environments: &[String], records: &[&RecordFile]) -> String {
             y + LANE - 6.0
         );
     }
-    // Bars: each promote/rollback sets its env's (first) image until the next one.
-    let moves: Vec<&&RecordFile> = records.iter().filter(|r| r.record.kind != Kind::Evidence).collect();
+    // Bars: each promote/rollback sets its env's (first) image from the moment
+    // it takes effect until the next one there.
     let mut entries: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    for (i, file) in moves.iter().enumerate() {
+    for (i, Deployment { record: file, at }) in deployed.iter().enumerate() {
         let record = &file.record;
         let Some(image) = record.images.first() else { continue };
-        let next =
-            moves[i + 1..].iter().find(|n| n.record.env == record.env).map(|n| x(n.record.at)).unwrap_or(WIDTH - 10.0);
-        let (x0, y) = (x(record.at), lane_y(record.env.as_str()));
+        let next = deployed[i + 1..]
+            .iter()
+            .find(|n| n.record.record.env == record.env)
+            .map(|n| x(n.at))
+            .unwrap_or(WIDTH - 10.0);
+        let (x0, y) = (x(*at), lane_y(record.env.as_str()));
         let label = image.tag.as_ref().map_or_else(|| image.digest.short().to_string(), |t| t.to_string());
         let breakglass = record.override_.is_some();
         let _ = writeln!(svg, "<g><title>{} {} {} {}{}</title><rect x=\"{x0:.1}\" y=\"{}\" width=\"{:.1}\" height=\"22\" rx=\"3\" fill=\"hsl({} 65% 78%)\" stroke=\"{}\" stroke-width=\"{}\"/>\
@@ -223,22 +232,33 @@ fn timeline(environments: &[String], records: &[&RecordFile]) -> String {
     svg
 }
 
-fn record_table(records: &[&RecordFile]) -> String {
+/// Every record of an app; who promoted and who approved (co-signers and
+/// approval records alike); a record still waiting, or superseded, says so.
+fn record_table(records: &[&RecordFile], history: &AppHistory) -> String {
     let mut table = String::from(
         "<table><tr><th>At</th><th>Record</th><th>Environment</th><th>Kind</th><th>Image</th><th>Promoted by</th><th>Approved by</th><th>Note</th></tr>\n",
     );
+    let mut approvals: BTreeMap<&RecordId, Vec<String>> = BTreeMap::new();
+    for file in records {
+        if let Some(id) = &file.record.approves {
+            approvals.entry(id).or_default().extend(file.record.signatures.iter().map(|s| s.signer.to_string()));
+        }
+    }
     for file in records {
         let record = &file.record;
         let mut signers = record.signatures.iter().map(|s| s.signer.to_string());
         let promoter = signers.next().unwrap_or_default();
-        let approvers: Vec<String> = signers.collect();
+        let mut approvers: Vec<String> = signers.collect();
+        approvers.extend(approvals.get(&file.id).into_iter().flatten().cloned());
         let images: Vec<String> =
             record.images.iter().map(|i| format!("<code>{}</code>", escape(&i.to_string()))).collect();
-        let kind = match &record.evidence {
-            Some(e) => format!("evidence: {} {}", escape(e.kind.as_str()), e.result),
-            None => record.kind.to_string(),
+        let approved = record.approves.as_ref().and_then(|id| history.outcome(id));
+        let kind = match (&record.evidence, approved) {
+            (Some(e), _) => format!("evidence: {} {}", escape(e.kind.as_str()), e.result),
+            (None, Some((seq, _))) => format!("approval of {}@{seq}", escape(record.app.as_str())),
+            (None, None) => record.kind.to_string(),
         };
-        let note = match (&record.override_, &record.reason) {
+        let mut note = match (&record.override_, &record.reason) {
             (Some(o), _) => {
                 let rules: Vec<String> = o.rules.iter().map(ToString::to_string).collect();
                 format!("<strong>BREAK-GLASS</strong> waives {}: {}", rules.join(", "), escape(&o.reason))
@@ -246,6 +266,16 @@ fn record_table(records: &[&RecordFile]) -> String {
             (None, Some(reason)) => escape(reason),
             (None, None) => String::new(),
         };
+        match history.outcome(&file.id) {
+            Some((_, Outcome::Waiting)) => note.push_str(" <strong>waiting for approval</strong>"),
+            Some((_, Outcome::Superseded { why })) => {
+                let _ = write!(note, " <strong>superseded</strong>: {}", escape(why));
+            }
+            Some((_, Outcome::Effective { at })) if *at != record.at => {
+                let _ = write!(note, " took effect at {at}");
+            }
+            _ => {}
+        }
         let _ = writeln!(table, "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{note}</td></tr>",
             if record.override_.is_some() { " class=\"breakglass\"" } else { "" },
             record.at,

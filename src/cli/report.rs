@@ -49,6 +49,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         generated: now,
         environments: &ledger.environments(),
         records: &records,
+        policies: ledger.policies(),
         verification: &verification,
         overall: &overall,
         per_app: &per_app,

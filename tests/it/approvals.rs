@@ -344,3 +344,20 @@ fn ssh_keygen_verifies_an_approval_record_signature() {
     assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
     assert!(String::from_utf8_lossy(&good.stdout).contains("Good \"gitops-ledger\" signature for bob"));
 }
+
+#[test]
+fn report_shows_a_waiting_record_and_who_approved_a_complete_one() {
+    let repo = waiting();
+    let html_path = repo.keys.parent().unwrap().join("waiting.html");
+    repo.ok(&["report", "--out", html_path.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("<td>api@3</td><td>production</td><td>promote</td>"), "{html}");
+    assert!(html.contains("<strong>waiting for approval</strong>"), "{html}");
+
+    repo.ok(&["approve", "api@3", "--key", &repo.key_str("bob"), "--at", "2026-11-26T11:00:00Z", "--commit"]);
+    repo.ok(&["report", "--out", html_path.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(!html.contains("waiting for approval"), "{html}");
+    assert!(html.contains("<td>approval of api@3</td>"), "{html}");
+    assert!(html.contains("<td>alice</td><td>bob</td><td> took effect at 2026-11-26T11:00:00Z</td>"), "{html}");
+}
