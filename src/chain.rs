@@ -301,6 +301,8 @@ impl AppHistory {
                     target.label()
                 ),
             ));
+            // It approves something else than it says: its signers do not count.
+            return pushed;
         }
         for signer in named(record) {
             if !waiting.signers.insert(signer.clone()) {
@@ -368,6 +370,195 @@ impl AppHistory {
         let env = self.envs.entry(record.env.clone()).or_default();
         for image in &record.images {
             env.evidence.insert((image.digest.clone(), evidence.kind.clone()), (record.at, evidence.result));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::policy::{policy_path, Environment, Policy, PolicyFile, SignerGroup, POLICY_SCHEMA};
+    use crate::record::{record_path, Image, Signature, Upstream, RECORD_SCHEMA};
+
+    fn name(text: &str) -> Name {
+        Name::parse(text).unwrap()
+    }
+
+    fn at(hour: u32) -> Timestamp {
+        Timestamp::parse(&format!("2026-06-01T{hour:02}:00:00Z")).unwrap()
+    }
+
+    /// dev (ci) → production (alice, bob, carol; threshold 2), no soak.
+    fn policies() -> Vec<PolicyFile> {
+        let env = |env: &str, from: Option<&str>, signers: &[&str], threshold| Environment {
+            name: name(env),
+            from: from.map(|f| Upstream::One(name(f))),
+            from_mode: None,
+            signers: signers.iter().map(|s| name(s)).collect(),
+            threshold,
+            soak: None,
+            freeze: None,
+            evidence_signers: None,
+            requires: None,
+        };
+        let policy = Policy {
+            schema: POLICY_SCHEMA.into(),
+            version: 1,
+            at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
+            expires: None,
+            keys: BTreeMap::new(),
+            root: SignerGroup { signers: vec![name("alice")], threshold: 1 },
+            environments: vec![
+                env("dev", None, &["ci"], 1),
+                env("production", Some("dev"), &["alice", "bob", "carol"], 2),
+            ],
+            break_glass: None,
+            overlay: None,
+            signatures: Vec::new(),
+        };
+        vec![PolicyFile::new(policy_path(1), policy).unwrap()]
+    }
+
+    /// A chain of records: (kind, env, digest fill, hour, signers, approved seq).
+    fn chain(steps: &[(Kind, &str, char, u32, &[&str], Option<u64>)]) -> Vec<RecordFile> {
+        let mut out: Vec<RecordFile> = Vec::new();
+        for (i, (kind, env, fill, hour, signers, approves)) in steps.iter().enumerate() {
+            let record = Record {
+                schema: RECORD_SCHEMA.into(),
+                app: name("api"),
+                seq: i as u64 + 1,
+                prev: out.last().map(|f| f.id.clone()),
+                policy: 1,
+                env: name(env),
+                from: (*env == "production" && *kind != Kind::Approval).then(|| Upstream::One(name("dev"))),
+                kind: *kind,
+                approves: approves.map(|seq| out[seq as usize - 1].id.clone()),
+                images: vec![Image {
+                    name: ImageName::parse("ghcr.io/o/api").unwrap(),
+                    digest: Digest::parse(&format!("sha256:{}", fill.to_string().repeat(64))).unwrap(),
+                    tag: None,
+                }],
+                evidence: None,
+                override_: None,
+                at: at(*hour),
+                reason: None,
+                signatures: signers.iter().map(|s| Signature { signer: name(s), sig: "AAAA".into() }).collect(),
+            };
+            out.push(RecordFile::new(record_path(&record.app, record.seq), record).unwrap());
+        }
+        out
+    }
+
+    /// What production runs after the fold: (digest fill, seq that set it, effective hour).
+    fn production(history: &AppHistory) -> Option<(char, u64, Timestamp)> {
+        let env = history.env(&name("production"))?;
+        let newest = env.newest()?;
+        let running = env.state().values().next()?;
+        Some((running.digest.as_str().chars().last()?, running.seq, newest.at))
+    }
+
+    #[test]
+    fn effective_times_supersession_and_approval_findings() {
+        use Kind::{Approval, Promote};
+        let files = policies();
+        let policies = Policies(&files);
+        type Step<'a> = (Kind, &'a str, char, u32, &'a [&'a str], Option<u64>);
+        let dev: Step = (Promote, "dev", 'a', 1, &["ci"], None);
+        let cases: Vec<(&str, Vec<Step>, Option<(char, u64, Timestamp)>, &[&str], usize)> = vec![
+            (
+                "co-signed: takes effect at its own time",
+                vec![dev, (Promote, "production", 'a', 2, &["alice", "bob"], None)],
+                Some(('a', 2, at(2))),
+                &[],
+                0,
+            ),
+            (
+                "alone: waits, deploys nothing",
+                vec![dev, (Promote, "production", 'a', 2, &["alice"], None)],
+                None,
+                &[],
+                1,
+            ),
+            (
+                "approved later: takes effect at the approval's time",
+                vec![
+                    dev,
+                    (Promote, "production", 'a', 2, &["alice"], None),
+                    (Promote, "dev", 'b', 3, &["ci"], None),
+                    (Approval, "production", 'a', 4, &["bob"], Some(2)),
+                ],
+                Some(('a', 2, at(4))),
+                &[],
+                0,
+            ),
+            (
+                "another record takes effect first: the waiting one is superseded",
+                vec![
+                    dev,
+                    (Promote, "production", 'a', 2, &["alice"], None),
+                    (Promote, "production", 'a', 3, &["bob", "carol"], None),
+                    (Approval, "production", 'a', 4, &["bob"], Some(2)),
+                ],
+                Some(('a', 3, at(3))),
+                &["approves api@2, which can never take effect: api@3 took effect in production first"],
+                0,
+            ),
+            (
+                "approving a complete record changes nothing",
+                vec![
+                    dev,
+                    (Promote, "production", 'a', 2, &["alice", "bob"], None),
+                    (Approval, "production", 'a', 3, &["carol"], Some(2)),
+                ],
+                Some(('a', 2, at(2))),
+                &["approves api@2, which is complete: it took effect at 2026-06-01T02:00:00Z"],
+                0,
+            ),
+            (
+                "one signer twice counts once",
+                vec![
+                    dev,
+                    (Promote, "production", 'a', 2, &["alice"], None),
+                    (Approval, "production", 'a', 3, &["alice"], Some(2)),
+                ],
+                None,
+                &["alice already signed api@2; a signer counts once"],
+                1,
+            ),
+            (
+                "an approval of other images does not count",
+                vec![
+                    dev,
+                    (Promote, "production", 'a', 2, &["alice"], None),
+                    (Approval, "production", 'b', 3, &["bob"], Some(2)),
+                ],
+                None,
+                &["does not repeat the env and images of api@2"],
+                1,
+            ),
+            (
+                "an approval of an evidence-free dev record that is complete",
+                vec![dev, (Approval, "dev", 'a', 2, &["ci"], Some(1))],
+                None,
+                &["approves api@1, which is complete"],
+                0,
+            ),
+        ];
+        for (case, steps, expected, findings, pending) in cases {
+            let records = chain(&steps);
+            let mut history = AppHistory::default();
+            let mut found = Vec::new();
+            for file in &records {
+                found.extend(history.push(file, policies).findings);
+            }
+            assert_eq!(production(&history), expected, "{case}");
+            assert_eq!(found.len(), findings.len(), "{case}: {found:?}");
+            for (violation, needle) in found.iter().zip(findings) {
+                assert!(violation.message.contains(needle), "{case}: {} lacks {needle:?}", violation.message);
+            }
+            assert_eq!(history.pending(policies).len(), pending, "{case}");
         }
     }
 }
