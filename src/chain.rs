@@ -421,8 +421,12 @@ mod tests {
         vec![PolicyFile::new(policy_path(1), policy).unwrap()]
     }
 
-    /// A chain of records: (kind, env, digest fill, hour, signers, approved seq).
-    fn chain(steps: &[(Kind, &str, char, u32, &[&str], Option<u64>)]) -> Vec<RecordFile> {
+    /// One record: (kind, env, digest fill, hour, signers, approved seq).
+    type Step<'a> = (Kind, &'a str, char, u32, &'a [&'a str], Option<u64>);
+    /// What production runs: (digest fill, seq that set it, effective time).
+    type Running = Option<(char, u64, Timestamp)>;
+
+    fn chain(steps: &[Step]) -> Vec<RecordFile> {
         let mut out: Vec<RecordFile> = Vec::new();
         for (i, (kind, env, fill, hour, signers, approves)) in steps.iter().enumerate() {
             let record = Record {
@@ -451,8 +455,7 @@ mod tests {
         out
     }
 
-    /// What production runs after the fold: (digest fill, seq that set it, effective hour).
-    fn production(history: &AppHistory) -> Option<(char, u64, Timestamp)> {
+    fn production(history: &AppHistory) -> Running {
         let env = history.env(&name("production"))?;
         let newest = env.newest()?;
         let running = env.state().values().next()?;
@@ -464,9 +467,9 @@ mod tests {
         use Kind::{Approval, Promote};
         let files = policies();
         let policies = Policies(&files);
-        type Step<'a> = (Kind, &'a str, char, u32, &'a [&'a str], Option<u64>);
         let dev: Step = (Promote, "dev", 'a', 1, &["ci"], None);
-        let cases: Vec<(&str, Vec<Step>, Option<(char, u64, Timestamp)>, &[&str], usize)> = vec![
+        // (case, records, what production runs, findings, records left pending)
+        let cases: Vec<(&str, Vec<Step>, Running, &[&str], usize)> = vec![
             (
                 "co-signed: takes effect at its own time",
                 vec![dev, (Promote, "production", 'a', 2, &["alice", "bob"], None)],
