@@ -425,6 +425,8 @@ mod tests {
     type Step<'a> = (Kind, &'a str, char, u32, &'a [&'a str], Option<u64>);
     /// What production runs: (digest fill, seq that set it, effective time).
     type Running = Option<(char, u64, Timestamp)>;
+    /// (case, records, what production runs, findings, records left pending)
+    type Case<'a> = (&'a str, Vec<Step<'a>>, Running, &'a [&'a str], usize);
 
     fn chain(steps: &[Step]) -> Vec<RecordFile> {
         let mut out: Vec<RecordFile> = Vec::new();
@@ -468,8 +470,7 @@ mod tests {
         let files = policies();
         let policies = Policies(&files);
         let dev: Step = (Promote, "dev", 'a', 1, &["ci"], None);
-        // (case, records, what production runs, findings, records left pending)
-        let cases: Vec<(&str, Vec<Step>, Running, &[&str], usize)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "co-signed: takes effect at its own time",
                 vec![dev, (Promote, "production", 'a', 2, &["alice", "bob"], None)],
