@@ -99,6 +99,26 @@ pub fn deployments<'a>(records: &[&'a RecordFile], policies: Policies) -> Vec<Op
         .collect()
 }
 
+/// The DORA figures of every chain together, and of each app with records.
+pub fn dora_by_app(
+    chains: &[Chain],
+    policies: Policies,
+    production: &Name,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> (Dora, BTreeMap<Name, Dora>) {
+    let overall = dora(&in_time_order(chains), policies, production, since, until);
+    let per_app = chains
+        .iter()
+        .filter(|chain| !chain.records.is_empty())
+        .map(|chain| {
+            let records = in_time_order(std::slice::from_ref(chain));
+            (chain.app.clone(), dora(&records, policies, production, since, until))
+        })
+        .collect();
+    (overall, per_app)
+}
+
 /// The DORA figures of `records` (oldest first) within `since..=until`, by
 /// effective times; the production environment is the policy's last.
 pub fn dora(

@@ -11,7 +11,7 @@ use crate::chain::{AppHistory, Outcome};
 use crate::clock::Timestamp;
 use crate::history::{deployments, human_duration, Deployment, Dora};
 use crate::ledger::RecordFile;
-use crate::record::{EvidenceResult, Kind, RecordId};
+use crate::record::{EvidenceResult, Kind, Name, RecordId};
 use crate::rules::Policies;
 use crate::verify::Report;
 
@@ -25,7 +25,7 @@ pub struct ReportInput<'a> {
     pub policies: Policies<'a>,
     pub verification: &'a Report,
     pub overall: &'a Dora,
-    pub per_app: &'a BTreeMap<String, Dora>,
+    pub per_app: &'a BTreeMap<Name, Dora>,
 }
 
 fn escape(text: &str) -> String {
@@ -57,8 +57,8 @@ pub fn render(input: &ReportInput) -> String {
     let ReportInput { generated, environments, records, policies, verification, overall, per_app } = input;
     let _ = writeln!(html, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Promotion ledger report</title><style>{STYLE}</style></head><body>"
     );
-    let apps: BTreeMap<&str, Vec<&RecordFile>> = records.iter().fold(BTreeMap::new(), |mut map, r| {
-        map.entry(r.record.app.as_str()).or_insert_with(Vec::new).push(r);
+    let apps: BTreeMap<&Name, Vec<&RecordFile>> = records.iter().fold(BTreeMap::new(), |mut map, r| {
+        map.entry(&r.record.app).or_insert_with(Vec::new).push(r);
         map
     });
     let _ = writeln!(
@@ -90,7 +90,7 @@ pub fn render(input: &ReportInput) -> String {
     html.push_str("<h2>Delivery figures (all apps)</h2>\n");
     html.push_str(&dora_table(overall));
     for (app, app_records) in &apps {
-        let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app));
+        let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app.as_str()));
         let deployed: Vec<Deployment> = deployments(app_records, *policies).into_iter().flatten().collect();
         html.push_str(&timeline(environments, app_records, &deployed));
         html.push_str(&record_table(app_records, &AppHistory::of(app_records.iter().copied(), *policies)));

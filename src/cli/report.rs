@@ -1,13 +1,12 @@
 //! `report --out FILE.html`: the auditor's timeline, one self-contained file.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CliError, CommandError, ExitKind};
-use crate::history::{dora, in_time_order, Dora};
+use crate::history::{dora_by_app, in_time_order};
 use crate::ledger::Ledger;
 use crate::report::{render, ReportInput};
 use crate::verify::{verify, VerifyOptions};
@@ -34,17 +33,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     let chains = ledger.chains(None)?;
     let records = in_time_order(&chains);
     let verification = verify(&ledger, Some(&chains), &VerifyOptions::default(), now)?;
-    let overall = dora(&records, ledger.policies(), &production, None, None);
-    let per_app: BTreeMap<String, Dora> = chains
-        .iter()
-        .filter(|chain| !chain.records.is_empty())
-        .map(|chain| {
-            (
-                chain.app.to_string(),
-                dora(&in_time_order(std::slice::from_ref(chain)), ledger.policies(), &production, None, None),
-            )
-        })
-        .collect();
+    let (overall, per_app) = dora_by_app(&chains, ledger.policies(), &production, None, None);
     let html = render(&ReportInput {
         generated: now,
         environments: &ledger.environments(),

@@ -5,7 +5,7 @@ use std::io::Write;
 use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind, OutputFormat, Window};
-use crate::history::{dora, human_duration, in_time_order, Dora};
+use crate::history::{dora_by_app, human_duration, Dora};
 use crate::ledger::Ledger;
 use crate::record::Name;
 
@@ -36,17 +36,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         .ok_or_else(|| CommandError::usage("there is no policy, so no production environment to measure"))?;
     let chains = ledger.chains(args.app.as_ref())?;
     let (since, until) = (args.window.since, args.window.until);
-    let overall = dora(&in_time_order(&chains), ledger.policies(), &production, since, until);
-    let per_app: Vec<(Name, Dora)> = chains
-        .iter()
-        .filter(|chain| !chain.records.is_empty())
-        .map(|chain| {
-            (
-                chain.app.clone(),
-                dora(&in_time_order(std::slice::from_ref(chain)), ledger.policies(), &production, since, until),
-            )
-        })
-        .collect();
+    let (overall, per_app) = dora_by_app(&chains, ledger.policies(), &production, since, until);
     match args.format {
         OutputFormat::Json => {
             let apps: serde_json::Map<String, serde_json::Value> =
