@@ -2,6 +2,7 @@
 #![no_main]
 
 use gitops_ledger::clock::Timestamp;
+use gitops_ledger::ledger::Ledger;
 use gitops_ledger::store::WorkTree;
 use gitops_ledger::verify::{verify, VerifyOptions};
 use libfuzzer_sys::fuzz_target;
@@ -20,5 +21,8 @@ fuzz_target!(|data: &[u8]| {
         std::fs::write(root.join(format!("promotions/apps/api/{:08}.json", i + 1)), part).expect("write");
     }
     let now = Timestamp::parse("2026-11-28T10:00:00Z").expect("time");
-    let _ = verify(&WorkTree::new(root), &VerifyOptions::default(), now);
+    let tree = WorkTree::new(root);
+    if let Ok(ledger) = Ledger::load(&tree) {
+        let _ = verify(&ledger, None, &VerifyOptions::default(), now);
+    }
 });
