@@ -95,14 +95,14 @@ struct Waiting {
     approvals: Vec<u64>,
 }
 
-/// The signers a record names, once each.
-fn named(record: &Record) -> BTreeSet<Name> {
-    record.signatures.iter().map(|s| s.signer.clone()).collect()
+/// The signers a record names.
+fn named(record: &Record) -> impl Iterator<Item = &Name> + Clone {
+    record.signatures.iter().map(|s| &s.signer)
 }
 
 /// Whether `signers` meet every threshold `record` has under its policy.
 /// Evidence counts when an evidence signer signed it.
-fn complete(record: &Record, signers: &BTreeSet<Name>, policies: Policies) -> bool {
+fn complete<'s>(record: &Record, signers: impl IntoIterator<Item = &'s Name> + Clone, policies: Policies) -> bool {
     policies.get(record.policy).is_some_and(|policy| missing_approvals(record, &policy.policy, signers).is_empty())
 }
 
@@ -238,16 +238,16 @@ impl AppHistory {
         let mut pushed = Pushed::default();
         match record.kind {
             Kind::Evidence => {
-                if complete(record, &named(record), policies) {
+                if complete(record, named(record), policies) {
                     self.attest(record);
                 }
             }
             Kind::Promote | Kind::Rollback => {
-                let signers = named(record);
-                if complete(record, &signers, policies) {
+                if complete(record, named(record), policies) {
                     pushed.effect = Some(self.take_effect(file, record.at));
                 } else {
                     self.outcomes.insert(file.id.clone(), (record.seq, Outcome::Waiting));
+                    let signers = named(record).cloned().collect();
                     self.waiting.insert(record.seq, Waiting { file: file.clone(), signers, approvals: Vec::new() });
                 }
             }

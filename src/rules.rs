@@ -3,6 +3,7 @@
 //! before writing it, and `verify` checks every landed one with the same
 //! functions, so append and verify can never disagree.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -151,7 +152,7 @@ fn valid_distinct<'s>(
 #[derive(Clone, Debug)]
 pub struct Requirement<'p> {
     /// "production", "break-glass", "evidence for staging": for messages.
-    pub what: String,
+    pub what: Cow<'p, str>,
     pub signers: &'p [Name],
     pub threshold: u64,
 }
@@ -164,15 +165,20 @@ pub fn requirements<'p>(record: &Record, policy: &'p Policy) -> Vec<Requirement<
     let Some(env) = policy.environment(&record.env) else { return Vec::new() };
     if record.kind == Kind::Evidence {
         return vec![Requirement {
-            what: format!("evidence for {}", env.name),
+            what: Cow::Owned(format!("evidence for {}", env.name)),
             signers: env.evidence_signers(),
             threshold: 1,
         }];
     }
-    let mut out = vec![Requirement { what: env.name.to_string(), signers: &env.signers, threshold: env.threshold }];
+    let mut out =
+        vec![Requirement { what: Cow::Borrowed(env.name.as_str()), signers: &env.signers, threshold: env.threshold }];
     if record.override_.is_some() || record.kind == Kind::Approval {
         if let Some(group) = &policy.break_glass {
-            out.push(Requirement { what: "break-glass".into(), signers: &group.signers, threshold: group.threshold });
+            out.push(Requirement {
+                what: Cow::Borrowed("break-glass"),
+                signers: &group.signers,
+                threshold: group.threshold,
+            });
         }
     }
     out
@@ -201,15 +207,21 @@ impl fmt::Display for MissingApproval<'_> {
 /// where the group allows them; whether each signature is valid is the
 /// signature rule's finding, so a forged signature fails verification but
 /// never changes what the ledger projects.
-pub fn missing_approvals<'p>(
+pub fn missing_approvals<'p, 's>(
     record: &Record,
     policy: &'p Policy,
-    signers: &BTreeSet<Name>,
+    signers: impl IntoIterator<Item = &'s Name> + Clone,
 ) -> Vec<MissingApproval<'p>> {
     requirements(record, policy)
         .into_iter()
         .filter_map(|requirement| {
-            let have = signers.iter().filter(|signer| requirement.signers.contains(signer)).count() as u64;
+            let mut counted: Vec<&Name> = Vec::new();
+            for signer in signers.clone() {
+                if requirement.signers.contains(signer) && !counted.contains(&signer) {
+                    counted.push(signer);
+                }
+            }
+            let have = counted.len() as u64;
             let missing = requirement.threshold.saturating_sub(have);
             (missing > 0).then_some(MissingApproval { requirement, missing })
         })
@@ -1482,8 +1494,7 @@ mod tests {
             &check_record(&candidate(&pending, &verdicts), &history, Policies(&files), now),
             &[],
         );
-        let signers = pending.signatures.iter().map(|s| s.signer.clone()).collect();
-        let missing = missing_approvals(&pending, &frozen, &signers);
+        let missing = missing_approvals(&pending, &frozen, pending.signatures.iter().map(|s| &s.signer));
         assert_eq!(missing.len(), 1, "pending is missing_approvals' finding");
         assert_eq!(missing[0].to_string(), "production needs 2 distinct signers of alice, bob, 1 more");
     }

@@ -269,7 +269,7 @@ impl<'l> AppendContext<'l> {
                 p.missing
                     .into_iter()
                     .map(|m| Pending {
-                        what: m.requirement.what,
+                        what: m.requirement.what.into_owned(),
                         missing: m.missing,
                         threshold: m.requirement.threshold,
                     })
