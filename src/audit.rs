@@ -437,7 +437,7 @@ impl RecordCache {
     /// What the ledger in `tree` projects for `app`.
     fn state(&mut self, tree: &GitTree, app: &Name, policies: Policies) -> Result<AppState, StoreError> {
         let chain = self.chain(tree, app)?;
-        Ok(AppState { app: app.clone(), history: AppHistory::of(chain.iter().map(|r| &**r), policies) })
+        Ok(AppState::of(app, AppHistory::of(chain.iter().map(|r| &**r), policies)))
     }
 
     /// An app's chain in `tree`, in sequence order, parsing only blobs not seen before.

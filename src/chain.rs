@@ -9,6 +9,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::clock::Timestamp;
 use crate::ledger::RecordFile;
 use crate::project::AppState;
+
+impl AppState {
+    /// An app's fold, settled, as the projector takes it.
+    pub fn of(app: &Name, history: AppHistory) -> AppState {
+        AppState { app: app.clone(), history: history.settled() }
+    }
+}
 use crate::record::{Digest, EvidenceResult, ImageName, Kind, Name, Record, RecordId, Tag};
 use crate::rules::{effect_violations, missing_approvals, MissingApproval, Policies, Rule, Violation};
 
@@ -35,7 +42,7 @@ impl Chain {
 
     /// The fold under the app's name, as the projector takes it.
     pub fn fold_for_projection(&self, policies: Policies) -> AppState {
-        AppState { app: self.app.clone(), history: self.fold(policies) }
+        AppState::of(&self.app, self.fold(policies))
     }
 
     /// The newest record, if any.
@@ -216,6 +223,16 @@ impl AppHistory {
                     .unwrap_or_default(),
             })
             .collect()
+    }
+
+    /// What is left once the chain is folded to its end: the environments'
+    /// state, without what later approvals would look up. Verify and project
+    /// keep one per app until the projection is compared, so this keeps their
+    /// memory to the state alone.
+    fn settled(mut self) -> Self {
+        self.outcomes = HashMap::new();
+        self.waiting = BTreeMap::new();
+        self
     }
 
     /// The fold of `records`, in chain order.

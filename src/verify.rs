@@ -197,7 +197,7 @@ fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict 
         pending: history.pending(policies).iter().map(PendingNote::of).collect(),
         records: records.len(),
         signatures: records.iter().map(|r| r.record.signatures.len()).sum(),
-        state: AppState { app: chain.app.clone(), history },
+        state: AppState::of(&chain.app, history),
         overrides: override_notes(&records),
     }
 }
@@ -387,7 +387,7 @@ pub fn verify_change(
             }
         }
         pending.extend(history.pending(policy_set).iter().map(PendingNote::of));
-        touched_states.push(AppState { app: app.clone(), history });
+        touched_states.push(AppState::of(app, history));
     }
     if head.newest_policy().is_some() {
         violations.extend(change_projection_drift(base, head, &touched_states)?);
