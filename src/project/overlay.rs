@@ -245,7 +245,13 @@ fn removal(
             key.scalar().unwrap_or("a key")
         ));
     }
-    Ok(Edit { start, end: line_end(text, value.end()), text: String::new(), order: 1 })
+    // A comment after the value outlives it, on a line of its own.
+    let end = line_end(text, value.end());
+    let kept = text[value.end()..end].find('#').map_or(String::new(), |hash| {
+        let comment = &text[value.end() + hash..end];
+        format!("{}{comment}", &text[start..key.start()])
+    });
+    Ok(Edit { start, end, text: kept, order: 1 })
 }
 
 /// The safety net: re-parse and compare with what was intended.
@@ -365,5 +371,17 @@ mod tests {
     fn reads_the_first_entry_of_each_name() {
         let found = read_images("images:\n- name: a\n  digest: sha256:1\n- name: a\n  digest: sha256:2\n").unwrap();
         assert_eq!(found["a"].digest.as_deref(), Some("sha256:1"));
+    }
+
+    /// Regression (issue 12): promoting an untagged digest over an entry
+    /// whose `newTag:` line had a trailing comment was refused as "the edit
+    /// would drop a comment; this is a bug". The comment stays, on its own line.
+    #[test]
+    fn untagged_promotion_over_a_commented_new_tag_keeps_the_comment() {
+        let before =
+            "images:\n  - name: ghcr.io/o/api\n    newTag: \"1.9\"   # pinned by hand\n    digest: \"sha256:aa\"\n";
+        let after = apply(before, &want(&[("ghcr.io/o/api", "sha256:bb", None)])).unwrap();
+        assert_eq!(after, "images:\n  - name: ghcr.io/o/api\n    # pinned by hand\n    digest: \"sha256:bb\"\n");
+        assert_eq!(apply(&after, &want(&[("ghcr.io/o/api", "sha256:bb", None)])).unwrap(), after, "idempotent");
     }
 }
