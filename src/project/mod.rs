@@ -280,8 +280,16 @@ pub fn drift(files: &[ProjectedFile]) -> Vec<Violation> {
                     }
                 };
                 for (name, want) in wanted {
-                    let describe = |tag: &Option<String>, digest: &Option<String>| {
-                        let digest = digest.as_deref().map_or("no digest".to_string(), short);
+                    // Short digests, unless the two sides share their short form.
+                    let same_short = |found: &Option<String>| {
+                        found.as_deref().is_some_and(|d| short(d) == short(&want.digest) && d != want.digest)
+                    };
+                    let describe = |tag: &Option<String>, digest: &Option<String>, full: bool| {
+                        let digest = match digest.as_deref() {
+                            None => "no digest".to_string(),
+                            Some(d) if full => d.to_string(),
+                            Some(d) => short(d),
+                        };
                         match tag {
                             Some(tag) => format!("{tag} {digest}"),
                             None => digest,
@@ -300,8 +308,8 @@ pub fn drift(files: &[ProjectedFile]) -> Vec<Violation> {
                                 &file.path,
                                 format!(
                                     "{name} is set to {} but the ledger says {app} runs {} in {env}: an edit behind the ledger's back; run `gitops-ledger project` to restore it, or promote what you meant",
-                                    describe(tag, digest),
-                                    describe(&want.tag, &Some(want.digest.clone()))
+                                    describe(tag, digest, same_short(digest)),
+                                    describe(&want.tag, &Some(want.digest.clone()), same_short(digest))
                                 ),
                             )
                         }

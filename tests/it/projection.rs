@@ -353,3 +353,21 @@ fn an_append_projects_its_own_app_and_keeps_the_others() {
     let check = repo.ok(&["project", "--check"]);
     assert!(check.contains("ok: 1 projected files match the ledger"), "byte-identical to the full projection: {check}");
 }
+
+/// Regression (issue 12): a hand-edited digest sharing its first 12 hex
+/// digits with the ledger's was reported with the same short form on both
+/// sides ("is set to v1.4.2 sha256:aaaaaaaaaaaa but the ledger says … sha256:aaaaaaaaaaaa").
+#[test]
+fn drift_message_tells_apart_digests_sharing_their_short_form() {
+    let repo = with_overlays(FANCY_OVERLAY);
+    promote_two_images(&repo, "dev", "ci", "2026-11-27T08:00:00Z");
+    let path = "apps/api/overlays/dev/kustomization.yaml";
+    let lookalike = format!("sha256:{}{}", "a".repeat(12), "f".repeat(52));
+    repo.write(path, &repo.read(path).replace(&digest('a'), &lookalike));
+    let verify = repo.fails(1, &["verify"]);
+    let expected = format!(
+        "{path}: ghcr.io/o/api is set to v1.4.2 {lookalike} but the ledger says api runs v1.4.2 {} in dev",
+        digest('a')
+    );
+    assert!(verify.contains(&expected), "{verify}");
+}
