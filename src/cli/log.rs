@@ -1,12 +1,15 @@
 //! `log`: the promotions, newest first.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind, OutputFormat, Window};
+use crate::chain::{AppHistory, Outcome};
+use crate::clock::Timestamp;
 use crate::history::in_time_order;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, RecordFile};
 use crate::record::Name;
 
 const EXIT_CODES: ExitCodes = &[
@@ -41,24 +44,68 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             && args.window.until.is_none_or(|u| r.record.at <= u)
     });
     records.reverse();
+    let folds: BTreeMap<&Name, AppHistory> = chains.iter().map(|c| (&c.app, c.fold(ledger.policies()))).collect();
+    let fate = |file: &RecordFile| folds.get(&file.record.app).and_then(|history| Fate::of(file, history));
     match args.format {
         OutputFormat::Json => {
-            let entries: Vec<serde_json::Value> =
-                records.iter().map(|r| serde_json::json!({"path": r.path, "id": r.id, "record": r.record})).collect();
+            let entries: Vec<serde_json::Value> = records
+                .iter()
+                .map(|r| serde_json::json!({"path": r.path, "id": r.id, "record": r.record, "fate": fate(r)}))
+                .collect();
             let text = serde_json::to_string_pretty(&entries)?;
             say!(context, "{text}");
         }
         OutputFormat::Text => {
             for file in &records {
-                say!(context, "{}", line(file));
+                let note = fate(file).map_or(String::new(), |e| format!("  [{e}]"));
+                say!(context, "{}{note}", line(file));
             }
         }
     }
     Ok(ExitKind::Holds)
 }
 
+/// What became of a record, where its own time does not say it: a
+/// promotion that waits, was superseded or took effect later, or the
+/// record an approval approves.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Fate {
+    Pending,
+    Superseded { why: String },
+    TookEffect { at: Timestamp },
+    Approves { record: String },
+}
+
+impl Fate {
+    fn of(file: &RecordFile, history: &AppHistory) -> Option<Fate> {
+        let record = &file.record;
+        if let Some(id) = &record.approves {
+            let (seq, _) = history.outcome(id)?;
+            return Some(Fate::Approves { record: format!("{}@{seq}", record.app) });
+        }
+        match history.outcome(&file.id)? {
+            (_, Outcome::Waiting) => Some(Fate::Pending),
+            (_, Outcome::Superseded { why }) => Some(Fate::Superseded { why: why.clone() }),
+            (_, Outcome::Effective { at }) if *at != record.at => Some(Fate::TookEffect { at: *at }),
+            (_, Outcome::Effective { .. }) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Fate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fate::Pending => f.write_str("pending approval"),
+            Fate::Superseded { why } => write!(f, "superseded: {why}"),
+            Fate::TookEffect { at } => write!(f, "took effect {at}"),
+            Fate::Approves { record } => write!(f, "approves {record}"),
+        }
+    }
+}
+
 /// `time  app@seq  env  kind  digest  tag  signers`, one record a line.
-pub(crate) fn line(file: &crate::ledger::RecordFile) -> String {
+fn line(file: &RecordFile) -> String {
     let record = &file.record;
     let first = record.images.first();
     let digest = first.map_or("-", |i| i.digest.short());

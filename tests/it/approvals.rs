@@ -361,3 +361,40 @@ fn report_shows_a_waiting_record_and_who_approved_a_complete_one() {
     assert!(html.contains("<td>approval of api@3</td>"), "{html}");
     assert!(html.contains("<td>alice</td><td>bob</td><td> took effect at 2026-11-26T11:00:00Z</td>"), "{html}");
 }
+
+#[test]
+fn log_says_what_became_of_each_promotion_and_what_an_approval_approves() {
+    let repo = waiting();
+    repo.forge(Forged::new(4, "production", 'a', "2026-11-26T11:00:00Z", &["alice"]));
+    repo.project();
+    let out = repo.ok(&["log"]);
+    assert!(
+        out.contains(
+            "api@4            production   promote              sha256:aaaaaaaaaaaa  -  alice  [pending approval]"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "api@3            production   promote              sha256:aaaaaaaaaaaa  -  alice  [pending approval]"
+        ),
+        "{out}"
+    );
+    repo.ok(&["approve", "api@4", "--key", &repo.key_str("bob"), "--at", "2026-11-26T12:00:00Z"]);
+    let out = repo.ok(&["log"]);
+    assert!(
+        out.contains(
+            "api@5            production   approval             sha256:aaaaaaaaaaaa  -  bob  [approves api@4]"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("alice  [took effect 2026-11-26T12:00:00Z]"), "{out}");
+    assert!(
+        out.contains("alice  [superseded: api@4 took effect in production first, at 2026-11-26T12:00:00Z]"),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&repo.ok(&["log", "--format", "json"])).unwrap();
+    assert_eq!(json[0]["fate"], json!({"approves": {"record": "api@4"}}));
+    assert_eq!(json[1]["fate"], json!({"took_effect": {"at": "2026-11-26T12:00:00Z"}}));
+    assert_eq!(json[4]["fate"], serde_json::Value::Null, "a record effective at its own time needs no note");
+}
