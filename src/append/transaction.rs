@@ -58,8 +58,7 @@ pub struct WriteOptions {
 #[derive(Debug)]
 pub struct Applied<T> {
     pub outcome: T,
-    /// The ledger files written, then the projected files that changed.
-    pub written: Vec<String>,
+    /// The projected files that changed.
     pub projected: Vec<String>,
     pub commit: Option<String>,
 }
@@ -117,10 +116,8 @@ impl<'t> Transaction<'t> {
         now: Timestamp,
     ) -> Result<Applied<C::Outcome>, AppendError> {
         let prepared = change.prepare(&self.ledger, now)?;
-        let mut written = Vec::new();
         for file in &prepared.files {
             self.write(file)?;
-            written.push(file.path.clone());
         }
         crash_point("after-record");
         let projected = match (&prepared.chain, options.project) {
@@ -137,7 +134,7 @@ impl<'t> Transaction<'t> {
             None
         };
         self.written.clear();
-        Ok(Applied { outcome: prepared.outcome, written, projected, commit })
+        Ok(Applied { outcome: prepared.outcome, projected, commit })
     }
 
     fn write(&mut self, file: &NewFile) -> Result<(), AppendError> {
