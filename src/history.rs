@@ -27,34 +27,6 @@ pub struct Change {
     pub to: String,
 }
 
-/// The state changes of `records` (oldest first), folded per app: a pending
-/// record changes nothing.
-pub fn changes(records: &[&RecordFile], policies: Policies) -> Vec<Vec<Change>> {
-    let mut histories: BTreeMap<&Name, AppHistory> = BTreeMap::new();
-    records
-        .iter()
-        .map(|file| {
-            let history = histories.entry(&file.record.app).or_default();
-            let before = history.env(&file.record.env).map(|e| e.state().clone()).unwrap_or_default();
-            history.push(file, policies);
-            let after = history.env(&file.record.env).map(|e| e.state());
-            file.record
-                .images
-                .iter()
-                .filter(|image| {
-                    let now_runs = after.and_then(|a| a.get(&image.name)).map(|s| &s.digest);
-                    now_runs == Some(&image.digest) && before.get(&image.name).map(|s| &s.digest) != now_runs
-                })
-                .map(|image| Change {
-                    image: image.name.to_string(),
-                    from: before.get(&image.name).map(|s| s.digest.to_string()),
-                    to: image.digest.to_string(),
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// DORA figures from the records, in seconds where they are durations.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Dora {
@@ -83,18 +55,48 @@ pub struct Deployment<'a> {
     pub at: Timestamp,
 }
 
-/// For each of `records` (oldest first), the promote or rollback that took
-/// effect with it, if any: itself, or the record an approval completed.
-pub fn deployments<'a>(records: &[&'a RecordFile], policies: Policies) -> Vec<Option<Deployment<'a>>> {
+/// What one record did, replayed in time order.
+#[derive(Clone, Debug)]
+pub struct Step<'a> {
+    /// The promote or rollback that took effect with it: itself, or the
+    /// record an approval completed.
+    pub deployment: Option<Deployment<'a>>,
+    /// The images that moved then (none for a record that deploys nothing).
+    pub changes: Vec<Change>,
+}
+
+/// Each of `records` (oldest first), folded per app.
+pub fn replay<'a>(records: &[&'a RecordFile], policies: Policies) -> Vec<Step<'a>> {
     let mut histories: BTreeMap<&Name, AppHistory> = BTreeMap::new();
     let mut by_seq: BTreeMap<(&Name, u64), &'a RecordFile> = BTreeMap::new();
     records
         .iter()
         .map(|file| {
-            by_seq.insert((&file.record.app, file.record.seq), file);
-            let effect = histories.entry(&file.record.app).or_default().push(file, policies).effect?;
-            let record = by_seq.get(&(&file.record.app, effect.seq))?;
-            Some(Deployment { record, at: effect.at })
+            let record = &file.record;
+            by_seq.insert((&record.app, record.seq), file);
+            let history = histories.entry(&record.app).or_default();
+            // An approval names the images of what it completes, so the
+            // record's own images are those that may move.
+            let running = |history: &AppHistory, image: &crate::record::Image| {
+                history.env(&record.env).and_then(|e| e.state().get(&image.name)).map(|s| s.digest.clone())
+            };
+            let before: Vec<_> = record.images.iter().map(|image| running(history, image)).collect();
+            let Some(effect) = history.push(file, policies).effect else {
+                return Step { deployment: None, changes: Vec::new() };
+            };
+            let changes = record
+                .images
+                .iter()
+                .zip(before)
+                .filter(|(image, before)| before.as_ref() != Some(&image.digest))
+                .map(|(image, before)| Change {
+                    image: image.name.to_string(),
+                    from: before.map(|d| d.to_string()),
+                    to: image.digest.to_string(),
+                })
+                .collect();
+            let deployment = by_seq.get(&(&record.app, effect.seq)).map(|record| Deployment { record, at: effect.at });
+            Step { deployment, changes }
         })
         .collect()
 }
@@ -134,11 +136,11 @@ pub fn dora(
     let mut last_production: BTreeMap<&Name, Timestamp> = BTreeMap::new();
     let mut lead_times = Vec::new();
     let mut restores = Vec::new();
-    for (file, deployment) in records.iter().zip(deployments(records, policies)) {
+    for (file, step) in records.iter().zip(replay(records, policies)) {
         for image in &file.record.images {
             first_seen.entry((&file.record.app, &image.digest)).or_insert(file.record.at);
         }
-        let Some(Deployment { record: deployed, at }) = deployment else { continue };
+        let Some(Deployment { record: deployed, at }) = step.deployment else { continue };
         let record = &deployed.record;
         let in_window = within(at);
         if in_window {

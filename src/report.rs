@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use crate::chain::{AppHistory, Outcome};
 use crate::clock::Timestamp;
-use crate::history::{deployments, human_duration, Deployment, Dora};
+use crate::history::{human_duration, replay, Deployment, Dora};
 use crate::ledger::RecordFile;
 use crate::record::{EvidenceResult, Kind, Name, RecordId};
 use crate::rules::Policies;
@@ -91,7 +91,8 @@ pub fn render(input: &ReportInput) -> String {
     html.push_str(&dora_table(overall));
     for (app, app_records) in &apps {
         let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app.as_str()));
-        let deployed: Vec<Deployment> = deployments(app_records, *policies).into_iter().flatten().collect();
+        let deployed: Vec<Deployment> =
+            replay(app_records, *policies).into_iter().filter_map(|s| s.deployment).collect();
         html.push_str(&timeline(environments, app_records, &deployed));
         html.push_str(&record_table(app_records, &AppHistory::of(app_records.iter().copied(), *policies)));
         if let Some(figures) = per_app.get(*app) {

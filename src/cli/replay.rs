@@ -46,7 +46,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     }
     let mut records = in_time_order(&chains);
     records.retain(|r| r.record.at <= until);
-    let changes = crate::history::changes(&records, ledger.policies());
+    let steps = crate::history::replay(&records, ledger.policies());
     let state = crate::status::status(&ledger, Some(&chains), until)?;
     let verdict = |label: &str| match by_record.get(label) {
         Some(_) => "fail",
@@ -57,8 +57,8 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         OutputFormat::Json => {
             let events: Vec<serde_json::Value> = records
                 .iter()
-                .zip(&changes)
-                .map(|(file, changes)| {
+                .zip(&steps)
+                .map(|(file, step)| {
                     let label = file.record.label();
                     serde_json::json!({
                         "at": file.record.at,
@@ -66,7 +66,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
                         "path": file.path,
                         "kind": file.record.kind,
                         "env": file.record.env,
-                        "changes": changes,
+                        "changes": step.changes,
                         "verdict": verdict(&label),
                         "violations": by_record.get(label.as_str()).cloned().unwrap_or_default(),
                     })
@@ -77,7 +77,8 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             say!(context, "{text}");
         }
         OutputFormat::Text => {
-            for (file, changes) in records.iter().zip(&changes) {
+            for (file, step) in records.iter().zip(&steps) {
+                let changes = &step.changes;
                 let label = file.record.label();
                 let what = if changes.is_empty() {
                     match &file.record.evidence {
