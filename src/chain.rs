@@ -58,8 +58,6 @@ pub struct PendingRecord<'a> {
     pub file: &'a RecordFile,
     /// Who signed it so far: its own signers, then its approvers.
     pub signers: &'a BTreeSet<Name>,
-    /// The approval records naming it, by seq.
-    pub approvals: &'a [u64],
     pub missing: Vec<MissingApproval<'a>>,
 }
 
@@ -75,6 +73,48 @@ pub enum Outcome {
     Superseded {
         why: String,
     },
+}
+
+/// What became of a record, where its own time does not say it: a
+/// promotion that waits, was superseded or took effect later, or the
+/// record an approval approves.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    Pending,
+    Superseded { why: String },
+    TookEffect { at: Timestamp },
+    Approves { record: String },
+}
+
+impl AppHistory {
+    /// What became of `file`, a record of this fold, where its own time does
+    /// not say it; None for a record that took effect at its own time, or
+    /// evidence.
+    pub fn fate(&self, file: &RecordFile) -> Option<Fate> {
+        let record = &file.record;
+        if let Some(id) = &record.approves {
+            let (seq, _) = self.outcome(id)?;
+            return Some(Fate::Approves { record: format!("{}@{seq}", record.app) });
+        }
+        match self.outcome(&file.id)? {
+            (_, Outcome::Waiting) => Some(Fate::Pending),
+            (_, Outcome::Superseded { why }) => Some(Fate::Superseded { why: why.clone() }),
+            (_, Outcome::Effective { at }) if *at != record.at => Some(Fate::TookEffect { at: *at }),
+            (_, Outcome::Effective { .. }) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Fate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fate::Pending => f.write_str("pending approval"),
+            Fate::Superseded { why } => write!(f, "superseded: {why}"),
+            Fate::TookEffect { at } => write!(f, "took effect {at}"),
+            Fate::Approves { record } => write!(f, "approves {record}"),
+        }
+    }
 }
 
 /// The promote or rollback that took effect with a record (itself, or the
@@ -99,7 +139,6 @@ pub struct Pushed {
 struct Waiting {
     file: RecordFile,
     signers: BTreeSet<Name>,
-    approvals: Vec<u64>,
 }
 
 /// The signers a record names.
@@ -216,7 +255,6 @@ impl AppHistory {
             .map(|w| PendingRecord {
                 file: &w.file,
                 signers: &w.signers,
-                approvals: &w.approvals,
                 missing: policies
                     .get(w.file.record.policy)
                     .map(|p| missing_approvals(&w.file.record, &p.policy, &w.signers))
@@ -265,7 +303,7 @@ impl AppHistory {
                 } else {
                     self.outcomes.insert(file.id.clone(), (record.seq, Outcome::Waiting));
                     let signers = named(record).cloned().collect();
-                    self.waiting.insert(record.seq, Waiting { file: file.clone(), signers, approvals: Vec::new() });
+                    self.waiting.insert(record.seq, Waiting { file: file.clone(), signers });
                 }
             }
             Kind::Approval => pushed = self.approve(file, policies),
@@ -329,7 +367,6 @@ impl AppHistory {
                 ));
             }
         }
-        waiting.approvals.push(record.seq);
         if !complete(target, &waiting.signers, policies) {
             return pushed;
         }

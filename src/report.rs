@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::chain::{AppHistory, Outcome};
+use crate::chain::{AppHistory, Fate};
 use crate::clock::Timestamp;
 use crate::history::{human_duration, replay, Deployment, Dora};
 use crate::ledger::RecordFile;
@@ -253,11 +253,11 @@ fn record_table(records: &[&RecordFile], history: &AppHistory) -> String {
         approvers.extend(approvals.get(&file.id).into_iter().flatten().cloned());
         let images: Vec<String> =
             record.images.iter().map(|i| format!("<code>{}</code>", escape(&i.to_string()))).collect();
-        let approved = record.approves.as_ref().and_then(|id| history.outcome(id));
-        let kind = match (&record.evidence, approved) {
+        let fate = history.fate(file);
+        let kind = match (&record.evidence, &fate) {
             (Some(e), _) => format!("evidence: {} {}", escape(e.kind.as_str()), e.result),
-            (None, Some((seq, _))) => format!("approval of {}@{seq}", escape(record.app.as_str())),
-            (None, None) => record.kind.to_string(),
+            (None, Some(Fate::Approves { record })) => format!("approval of {}", escape(record)),
+            (None, _) => record.kind.to_string(),
         };
         let mut note = match (&record.override_, &record.reason) {
             (Some(o), _) => {
@@ -267,15 +267,15 @@ fn record_table(records: &[&RecordFile], history: &AppHistory) -> String {
             (None, Some(reason)) => escape(reason),
             (None, None) => String::new(),
         };
-        match history.outcome(&file.id) {
-            Some((_, Outcome::Waiting)) => note.push_str(" <strong>waiting for approval</strong>"),
-            Some((_, Outcome::Superseded { why })) => {
+        match &fate {
+            Some(Fate::Pending) => note.push_str(" <strong>waiting for approval</strong>"),
+            Some(Fate::Superseded { why }) => {
                 let _ = write!(note, " <strong>superseded</strong>: {}", escape(why));
             }
-            Some((_, Outcome::Effective { at })) if *at != record.at => {
+            Some(Fate::TookEffect { at }) => {
                 let _ = write!(note, " took effect at {at}");
             }
-            _ => {}
+            Some(Fate::Approves { .. }) | None => {}
         }
         let _ = writeln!(table, "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{note}</td></tr>",
             if record.override_.is_some() { " class=\"breakglass\"" } else { "" },

@@ -6,8 +6,7 @@ use std::io::Write;
 use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind, OutputFormat, Window};
-use crate::chain::{AppHistory, Outcome};
-use crate::clock::Timestamp;
+use crate::chain::AppHistory;
 use crate::history::in_time_order;
 use crate::ledger::{Ledger, RecordFile};
 use crate::record::Name;
@@ -45,7 +44,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     });
     records.reverse();
     let folds: BTreeMap<&Name, AppHistory> = chains.iter().map(|c| (&c.app, c.fold(ledger.policies()))).collect();
-    let fate = |file: &RecordFile| folds.get(&file.record.app).and_then(|history| Fate::of(file, history));
+    let fate = |file: &RecordFile| folds.get(&file.record.app).and_then(|history| history.fate(file));
     match args.format {
         OutputFormat::Json => {
             let entries: Vec<serde_json::Value> = records
@@ -63,45 +62,6 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         }
     }
     Ok(ExitKind::Holds)
-}
-
-/// What became of a record, where its own time does not say it: a
-/// promotion that waits, was superseded or took effect later, or the
-/// record an approval approves.
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-enum Fate {
-    Pending,
-    Superseded { why: String },
-    TookEffect { at: Timestamp },
-    Approves { record: String },
-}
-
-impl Fate {
-    fn of(file: &RecordFile, history: &AppHistory) -> Option<Fate> {
-        let record = &file.record;
-        if let Some(id) = &record.approves {
-            let (seq, _) = history.outcome(id)?;
-            return Some(Fate::Approves { record: format!("{}@{seq}", record.app) });
-        }
-        match history.outcome(&file.id)? {
-            (_, Outcome::Waiting) => Some(Fate::Pending),
-            (_, Outcome::Superseded { why }) => Some(Fate::Superseded { why: why.clone() }),
-            (_, Outcome::Effective { at }) if *at != record.at => Some(Fate::TookEffect { at: *at }),
-            (_, Outcome::Effective { .. }) => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Fate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Fate::Pending => f.write_str("pending approval"),
-            Fate::Superseded { why } => write!(f, "superseded: {why}"),
-            Fate::TookEffect { at } => write!(f, "took effect {at}"),
-            Fate::Approves { record } => write!(f, "approves {record}"),
-        }
-    }
 }
 
 /// `time  app@seq  env  kind  digest  tag  signers`, one record a line.
