@@ -90,7 +90,22 @@ impl SigningArgs {
     /// Like ssh-keygen, it warns about a private key others can read; unlike
     /// ssh-keygen it still signs, since CI secrets are often mounted 0644.
     pub fn load_key(&self) -> Result<SigningKey, CommandError> {
-        load_key(&self.key)
+        let path = &self.key;
+        let key = SigningKey::load(path, SigningKey::passphrase_from_env())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    eprintln!(
+                        "warning: private key {} is readable by others (mode {mode:04o}); run chmod 600 on it",
+                        path.display()
+                    );
+                }
+            }
+        }
+        Ok(key)
     }
 }
 
@@ -111,24 +126,6 @@ impl WriteArgs {
     }
 }
 
-fn load_key(path: &Path) -> Result<SigningKey, CommandError> {
-    let key = SigningKey::load(path, SigningKey::passphrase_from_env())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                eprintln!(
-                    "warning: private key {} is readable by others (mode {mode:04o}); run chmod 600 on it",
-                    path.display()
-                );
-            }
-        }
-    }
-    Ok(key)
-}
-
 /// Reads a file named on the command line.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CommandError> {
     std::fs::read(path).map_err(|source| CliError::Read { path: path.display().to_string(), source }.into())
@@ -141,8 +138,7 @@ pub(crate) fn write_change<C: Change>(
     change: &C,
     options: WriteOptions,
 ) -> Result<Applied<C::Outcome>, CommandError> {
-    let applied = Transaction::begin(&context.tree)?.apply(change, options, context.clock.now())?;
-    Ok(applied)
+    Ok(Transaction::begin(&context.tree)?.apply(change, options, context.clock.now())?)
 }
 
 /// After [`write_change`]: the projected files and the commit, once the
