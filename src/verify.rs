@@ -371,7 +371,6 @@ pub fn verify_change(
                 Some(Change::Added) => {}
             }
             if app_changes.contains_key(&file.path) {
-                overrides.extend(OverrideNote::of(file));
                 let verdicts = match policy_set.get(file.record.policy) {
                     Some(policy) => signature_verdicts(&policy.policy, &file.message, &file.record.signatures),
                     None => Vec::new(),
@@ -387,6 +386,8 @@ pub fn verify_change(
             }
         }
         pending.extend(history.pending(policy_set).iter().map(PendingNote::of));
+        let records: Vec<&RecordFile> = chain.records.iter().collect();
+        overrides.extend(override_notes(&records).into_iter().filter(|note| app_changes.contains_key(&note.file)));
         touched_states.push(AppState::of(app, history));
     }
     if head.newest_policy().is_some() {
