@@ -9,6 +9,8 @@ pub enum Node {
     Scalar {
         value: String,
         quoted: bool,
+        /// A `|` or `>` block scalar, whose text spans lines.
+        block: bool,
         start: usize,
         end: usize,
     },
@@ -85,6 +87,15 @@ pub enum Shape {
 
 /// Parses a one-document YAML file. Errors are messages for people.
 pub fn parse(text: &str) -> Result<Node, String> {
+    let mut documents = parse_documents(text)?;
+    if documents.len() > 1 {
+        return Err(format!("holds {} YAML documents; a kustomization is one", documents.len()));
+    }
+    documents.pop().ok_or_else(|| "is empty".to_string())
+}
+
+/// Parses every document of a YAML file (empty documents are skipped).
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, String> {
     // YAML reads a lone CR as a line break; the byte-level edits here work on
     // LF and CRLF lines only, so such a file is refused rather than misedited.
     if text.as_bytes().windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n') || text.ends_with('\r') {
@@ -98,27 +109,22 @@ pub fn parse(text: &str) -> Result<Node, String> {
         let (event, span) = event.map_err(|e| e.to_string())?;
         events.push((event, byte(span.start.index()), byte(span.end.index())));
     }
-    let mut documents = 0;
-    let mut root = None;
+    let mut documents = Vec::new();
     let mut position = 0;
     while position < events.len() {
         match &events[position].0 {
             Event::DocumentStart(_) => {
-                documents += 1;
                 position += 1;
                 if !matches!(events.get(position).map(|e| &e.0), Some(Event::DocumentEnd)) {
                     let (node, next) = build(&events, position, text)?;
-                    root = Some(node);
+                    documents.push(node);
                     position = next;
                 }
             }
             _ => position += 1,
         }
     }
-    if documents > 1 {
-        return Err(format!("holds {documents} YAML documents; a kustomization is one"));
-    }
-    root.ok_or_else(|| "is empty".to_string())
+    Ok(documents)
 }
 
 type Spanned<'a> = (Event<'a>, usize, usize);
@@ -130,6 +136,7 @@ fn build(events: &[Spanned], position: usize, text: &str) -> Result<(Node, usize
             Node::Scalar {
                 value: value.to_string(),
                 quoted: !matches!(style, ScalarStyle::Plain),
+                block: matches!(style, ScalarStyle::Literal | ScalarStyle::Folded),
                 start: *start,
                 end: scalar_end(text, *start, *end, *style),
             },
@@ -232,7 +239,7 @@ mod tests {
             Node::Seq { items, .. } => items[0].get("newTag").cloned(),
             _ => None,
         });
-        let Some(Node::Scalar { start, end, value, quoted }) = tag else { panic!("no tag") };
+        let Some(Node::Scalar { start, end, value, quoted, .. }) = tag else { panic!("no tag") };
         assert_eq!((&text[start..end], value.as_str(), quoted), ("\"v1\"", "v1", true));
     }
 
