@@ -215,7 +215,8 @@ fn scalar_end(text: &str, start: usize, end: usize, style: ScalarStyle) -> usize
             return start + own.trim_end().len();
         }
     };
-    let mut i = start + 1;
+    // The span starts at the scalar's anchor or tag, if it has one.
+    let mut i = content_start(text, start, end) + 1;
     while i < bytes.len() {
         match bytes[i] {
             b'\\' if quote == b'"' => i += 2,
@@ -225,6 +226,34 @@ fn scalar_end(text: &str, start: usize, end: usize, style: ScalarStyle) -> usize
         }
     }
     end
+}
+
+/// Where a scalar's own text starts, given its span `start..end`: past its
+/// anchor (`&a`) and tag (`!!str`), which the parser's span includes and an
+/// edit of the value must keep. `start` when it has neither.
+pub fn content_start(text: &str, start: usize, end: usize) -> usize {
+    let bytes = text.as_bytes();
+    let space = |at: usize| matches!(bytes.get(at), Some(b' ' | b'\t' | b'\r' | b'\n'));
+    let mut at = start;
+    while at < end {
+        match bytes.get(at) {
+            // A property runs to the next whitespace; content cannot start with either indicator.
+            Some(b'&' | b'!') => {
+                while at < end && at < bytes.len() && !space(at) {
+                    at += 1;
+                }
+            }
+            _ if at > start && space(at) => at += 1,
+            // A comment between the properties and the content.
+            Some(b'#') if at > start => {
+                while at < end && !matches!(bytes.get(at), Some(b'\n') | None) {
+                    at += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    at
 }
 
 #[cfg(test)]
@@ -261,6 +290,19 @@ mod tests {
         let crash = "\r\rimages\t:\n\n-\t\t;\rimages\t:\n\n-\t\t";
         assert!(parse(crash).unwrap_err().contains("bare CR"));
         assert!(parse("images: []\nimages: []\n").unwrap_err().contains("twice"));
+    }
+
+    /// Regression: a double-quoted scalar after an anchor or tag ended at
+    /// its opening quote, so an edit of it broke the file.
+    #[test]
+    fn a_quoted_scalar_after_an_anchor_or_tag_ends_at_its_closing_quote() {
+        let text = "a: !!str &x \"v:1\" # c\nb: &y 'w'\nc: *x\n";
+        let root = parse(text).unwrap();
+        for (key, expected, content) in [("a", "!!str &x \"v:1\"", "\"v:1\""), ("b", "&y 'w'", "'w'")] {
+            let node = root.get(key).unwrap();
+            assert_eq!(&text[node.start()..node.end()], expected);
+            assert_eq!(&text[content_start(text, node.start(), node.end())..node.end()], content);
+        }
     }
 
     #[test]
