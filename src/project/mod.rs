@@ -4,6 +4,7 @@
 //! nothing. A record still below its threshold (pending) does not move an
 //! overlay until it is approved.
 
+pub mod image_field;
 pub mod overlay;
 mod yaml;
 
