@@ -363,4 +363,15 @@ mod tests {
             format!("a:\n  image: !!str &a \"x@{A}\" # c\nb:\n  image: *a\nc:\n  image: &b\n    \"x@{A}\"\n")
         );
     }
+
+    /// Regression (found by the fuzz target): the span of a plain value
+    /// ending in a vertical tab stopped before it, so the edit left the tab
+    /// behind the quoted value and was refused as a bug.
+    #[test]
+    fn fuzz_crash_value_ending_in_a_vertical_tab_is_replaced_whole() {
+        let after = apply_twice("image: \u{b}", &want(&[("\u{b}", A, Some("1.10"))]));
+        assert_eq!(after, format!("image: \"\\u000b:1.10@{A}\""));
+        let after = apply_twice("- image: x\u{a0} # c\n", &want(&[("x\u{a0}", A, None)]));
+        assert_eq!(after, format!("- image: \"x\u{a0}@{A}\" # c\n"));
+    }
 }

@@ -211,8 +211,9 @@ fn scalar_end(text: &str, start: usize, end: usize, style: ScalarStyle) -> usize
         ScalarStyle::DoubleQuoted => b'"',
         ScalarStyle::SingleQuoted => b'\'',
         _ => {
+            // YAML's white space only: a vertical tab or a no-break space is content.
             let own = text.get(start..end).unwrap_or_default();
-            return start + own.trim_end().len();
+            return start + own.trim_end_matches([' ', '\t', '\r', '\n']).len();
         }
     };
     // The span starts at the scalar's anchor or tag, if it has one.
@@ -302,6 +303,18 @@ mod tests {
             let node = root.get(key).unwrap();
             assert_eq!(&text[node.start()..node.end()], expected);
             assert_eq!(&text[content_start(text, node.start(), node.end())..node.end()], content);
+        }
+    }
+
+    /// Regression (found by the image_field fuzz target): a plain scalar
+    /// ending in a vertical tab or no-break space, which YAML counts as
+    /// content, got a span without it, so an edit left it behind the new value.
+    #[test]
+    fn fuzz_crash_plain_scalar_ending_in_unicode_space_keeps_it_in_its_span() {
+        for text in ["image: \u{b}", "image: x\u{a0} # c\n", "image: x\u{2003}\t\n"] {
+            let root = parse(text).unwrap();
+            let (node, value) = (root.get("image").unwrap(), root.get("image").and_then(Node::scalar).unwrap());
+            assert_eq!(&text[node.start()..node.end()], value, "{text:?}");
         }
     }
 
