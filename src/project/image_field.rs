@@ -92,7 +92,9 @@ fn group(fields: &[Field]) -> BTreeMap<String, Vec<String>> {
     found
 }
 
-/// A YAML double-quoted scalar of `value`.
+/// A YAML double-quoted scalar of `value`. What YAML does not allow
+/// printed, and what some readers take for a line break or byte order mark,
+/// is escaped.
 fn quoted(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -100,7 +102,9 @@ fn quoted(value: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)))
+            }
             c => out.push(c),
         }
     }
@@ -373,5 +377,14 @@ mod tests {
         assert_eq!(after, format!("image: \"\\u000b:1.10@{A}\""));
         let after = apply_twice("- image: x\u{a0} # c\n", &want(&[("x\u{a0}", A, None)]));
         assert_eq!(after, format!("- image: \"x\u{a0}@{A}\" # c\n"));
+    }
+
+    #[test]
+    fn odd_characters_are_escaped_in_the_written_value() {
+        let before = "image: 'a\"b\\\u{feff}\u{2028}'\n";
+        let name = "a\"b\\\u{feff}\u{2028}";
+        let after = apply_twice(before, &want(&[(name, A, Some("t\u{85}"))]));
+        assert_eq!(after, format!("image: \"a\\\"b\\\\\\ufeff\\u2028:t\\u0085@{A}\"\n"));
+        assert_eq!(read(&after).unwrap()[name], vec![reference(name, &want(&[(name, A, Some("t\u{85}"))])[name])]);
     }
 }
