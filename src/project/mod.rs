@@ -6,6 +6,7 @@
 
 pub mod image_field;
 pub mod overlay;
+pub mod values;
 mod yaml;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,888 @@
+//! Setting values at dotted key paths of a YAML file (the `yaml` projection
+//! target kind, e.g. a Helm values file), and nothing else.
+//!
+//! Each path (`image.tag`, `sidecars[0].image`) names a scalar; it gets its
+//! value double-quoted (Helm reads an unquoted `1.10` as a number). Every
+//! parent along a path must exist; a missing last key is appended to its
+//! mapping. Edits are splices into the original bytes — comments, blank
+//! lines, quoting elsewhere and CRLF line endings stay as they are — then
+//! checked: the result must re-parse to the same document except for the
+//! values set, and each path must read back its value. Otherwise nothing is
+//! written.
+
+use std::fmt;
+
+use super::yaml::{parse_documents, Node, Shape};
+
+/// A dotted key path: `image.tag`, `sidecars[0].image`, `a.b[2][0].c`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyPath {
+    steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl KeyPath {
+    /// Err(message) for an empty path, an empty key (`a..b`, leading/trailing
+    /// dot), a bad index (`a[x]`, `a[`), or a path starting with an index.
+    /// Keys are any non-empty text without `.`, `[`, `]`.
+    pub fn parse(text: &str) -> Result<KeyPath, String> {
+        let bad = |why: &str| Err(format!("bad key path {text:?}: {why}"));
+        if text.is_empty() {
+            return bad("it is empty");
+        }
+        if text.starts_with('[') {
+            return bad("it starts with an index; a path starts with a key, like `list[0]`");
+        }
+        let mut steps = Vec::new();
+        let mut rest = text;
+        // Where we are: a key must follow (at the start and after a dot).
+        let mut want_key = true;
+        while !rest.is_empty() || want_key {
+            if want_key {
+                let len = rest.find(['.', '[', ']']).unwrap_or(rest.len());
+                let (key, after) = rest.split_at(len);
+                if key.is_empty() {
+                    return if after.starts_with(']') {
+                        bad("it has a `]` without its `[`")
+                    } else {
+                        bad("it has an empty key (two dots in a row, or a dot at an end)")
+                    };
+                }
+                steps.push(Step::Key(key.to_string()));
+                rest = after;
+                want_key = false;
+            } else if let Some(after) = rest.strip_prefix('.') {
+                rest = after;
+                want_key = true;
+            } else if let Some(after) = rest.strip_prefix('[') {
+                let Some(close) = after.find(']') else { return bad("it has a `[` without its `]`") };
+                let (digits, after) = after.split_at(close);
+                let canonical = !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && (digits == "0" || !digits.starts_with('0'));
+                let index = if canonical { digits.parse::<usize>().ok() } else { None };
+                let Some(index) = index else {
+                    return bad(&format!("[{digits}] is not an index; write a number like [0]"));
+                };
+                steps.push(Step::Index(index));
+                rest = after.get(1..).unwrap_or_default();
+            } else if rest.starts_with(']') {
+                return bad("it has a `]` without its `[`");
+            } else {
+                return bad("a `]` must be followed by `.`, `[` or the end");
+            }
+        }
+        Ok(KeyPath { steps })
+    }
+
+    /// The path of the first `len` steps, for messages.
+    fn prefix(&self, len: usize) -> KeyPath {
+        KeyPath { steps: self.steps.iter().take(len).cloned().collect() }
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, step) in self.steps.iter().enumerate() {
+            match step {
+                Step::Key(key) if i == 0 => write!(f, "{key}")?,
+                Step::Key(key) => write!(f, ".{key}")?,
+                Step::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The file's one document.
+fn parse_one(text: &str) -> Result<Node, String> {
+    let mut documents = parse_documents(text)?;
+    if documents.len() > 1 {
+        return Err(format!("holds {} YAML documents; a values file is one", documents.len()));
+    }
+    documents.pop().ok_or_else(|| "is empty".to_string())
+}
+
+/// What a node is, for messages.
+fn describe(node: &Node) -> &'static str {
+    match node {
+        Node::Scalar { value, quoted: false, .. } if value.is_empty() => "empty (null)",
+        Node::Scalar { .. } => "a single value",
+        Node::Seq { .. } => "a list",
+        Node::Map { .. } => "a mapping",
+        Node::Other { .. } => "an alias",
+    }
+}
+
+/// The text naming the first `len` steps of `path` in a message.
+fn name_of(path: &KeyPath, len: usize) -> String {
+    if len == 0 {
+        "the top level".to_string()
+    } else {
+        path.prefix(len).to_string()
+    }
+}
+
+/// The node at `path`: None when a key is missing or an index is past the end.
+fn lookup<'a>(root: &'a Node, path: &KeyPath) -> Result<Option<&'a Node>, String> {
+    let mut node = root;
+    for (i, step) in path.steps.iter().enumerate() {
+        let next = match (step, node) {
+            (Step::Key(key), Node::Map { .. }) => node.get(key),
+            (Step::Index(index), Node::Seq { items, .. }) => items.get(*index),
+            (Step::Key(_), _) => {
+                return Err(format!("cannot read {path}: {} is {}, not a mapping", name_of(path, i), describe(node)));
+            }
+            (Step::Index(_), _) => {
+                return Err(format!("cannot read {path}: {} is {}, not a list", name_of(path, i), describe(node)));
+            }
+        };
+        match next {
+            Some(next) => node = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(node))
+}
+
+/// The scalar value at `path` (unquoted; `""` for an empty value); Ok(None)
+/// when a key along it is missing or an index is past the end of its list.
+/// Err for a file that does not parse, a path through a non-collection, or a
+/// path to a mapping, list or alias.
+pub fn read(text: &str, path: &KeyPath) -> Result<Option<String>, String> {
+    let root = parse_one(text)?;
+    match lookup(&root, path)? {
+        None => Ok(None),
+        Some(Node::Scalar { value, .. }) => Ok(Some(value.clone())),
+        Some(node) => Err(format!("cannot read {path}: it is {}, not a single value", describe(node))),
+    }
+}
+
+/// One splice into the original text.
+struct Edit {
+    start: usize,
+    end: usize,
+    text: String,
+    /// 0: a value set in place; 1: a key appended. At one position, values come first.
+    class: u8,
+    /// For appends: how deep the mapping is; at one position, deeper goes first.
+    depth: usize,
+    /// The index in `set`: at one position, earlier goes first.
+    index: usize,
+}
+
+/// `value` as a double-quoted YAML scalar.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{2028}' | '\u{2029}' | '\u{85}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A key to append: plain when YAML (1.1 or 1.2) reads it back as that same
+/// string, double-quoted otherwise.
+fn key_text(key: &str) -> String {
+    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/'))
+        && !matches!(
+            key.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        );
+    if plain {
+        key.to_string()
+    } else {
+        quote(key)
+    }
+}
+
+fn byte(text: &str, at: usize) -> Option<u8> {
+    text.as_bytes().get(at).copied()
+}
+
+fn slice(text: &str, start: usize, end: usize) -> &str {
+    text.get(start..end).unwrap_or_default()
+}
+
+fn line_start(text: &str, at: usize) -> usize {
+    text.get(..at).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1)
+}
+
+/// Just past the end of the line holding `at` (past its newline, if any).
+fn line_end(text: &str, at: usize) -> usize {
+    text.get(at..).and_then(|s| s.find('\n')).map_or(text.len(), |i| at + i + 1)
+}
+
+/// Where the line holding `at` ends, before its line break.
+fn content_end(text: &str, at: usize) -> usize {
+    let end = line_end(text, at);
+    if byte(text, end.wrapping_sub(1)) != Some(b'\n') {
+        return end;
+    }
+    if end >= 2 && byte(text, end - 2) == Some(b'\r') {
+        end - 2
+    } else {
+        end - 1
+    }
+}
+
+fn skip_blanks(text: &str, mut at: usize) -> usize {
+    while matches!(byte(text, at), Some(b' ' | b'\t')) {
+        at += 1;
+    }
+    at
+}
+
+/// The colon after a key that ends at `key_end` (spaces and tabs between).
+fn colon_after(text: &str, key_end: usize) -> Option<usize> {
+    let at = skip_blanks(text, key_end);
+    (byte(text, at) == Some(b':')).then_some(at)
+}
+
+/// A plain empty value (null) without an anchor or tag.
+fn is_empty_plain(text: &str, node: &Node) -> bool {
+    match node {
+        Node::Scalar { value, quoted: false, block: false, start, end } if value.is_empty() => {
+            !(start < end && matches!(byte(text, *start), Some(b'&' | b'!')))
+        }
+        _ => false,
+    }
+}
+
+/// The closing bracket of a flow collection whose parsed span ends at
+/// `end`. The parser ends a collection with a trailing comma (`{a: 1, }`)
+/// at the comma; the bracket is then further on.
+fn flow_close(text: &str, end: usize, close: u8) -> Option<usize> {
+    let mut at = end.checked_sub(1)?;
+    loop {
+        match byte(text, at)? {
+            b if b == close => return Some(at),
+            b' ' | b'\t' | b'\r' | b'\n' | b',' => at += 1,
+            b'#' => at = line_end(text, at),
+            _ => return None,
+        }
+    }
+}
+
+/// Just past a node's last character, trailing brackets included.
+fn extent_end(text: &str, node: &Node) -> usize {
+    match node {
+        Node::Map { flow: true, end, .. } => flow_close(text, *end, b'}').map_or(*end, |at| at + 1),
+        Node::Seq { flow: true, end, .. } => flow_close(text, *end, b']').map_or(*end, |at| at + 1),
+        Node::Map { entries, end, .. } => match entries.last() {
+            Some((key, value)) if is_empty_plain(text, value) => {
+                colon_after(text, key.end()).map_or(key.end(), |colon| colon + 1)
+            }
+            Some((_, value)) => extent_end(text, value),
+            None => *end,
+        },
+        Node::Seq { items, end, .. } => match items.last() {
+            Some(item) if is_empty_plain(text, item) => item.start(),
+            Some(item) => extent_end(text, item),
+            None => *end,
+        },
+        Node::Scalar { end, .. } | Node::Other { end, .. } => *end,
+    }
+}
+
+/// The last node a block collection ends with.
+fn last_leaf(node: &Node) -> &Node {
+    match node {
+        Node::Map { entries, flow: false, .. } => entries.last().map_or(node, |(_, value)| last_leaf(value)),
+        Node::Seq { items, flow: false, .. } => items.last().map_or(node, last_leaf),
+        _ => node,
+    }
+}
+
+/// What a path leads to in the file.
+enum Target<'a> {
+    /// An existing value; `key` is its key in a mapping (None: a list item).
+    Value { node: &'a Node, key: Option<&'a Node>, in_flow: bool },
+    /// A key to add to `map`, at `depth` steps below the top level.
+    Missing { map: &'a Node, key: &'a str, depth: usize, in_flow: bool },
+}
+
+fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> {
+    let fail = |why: String| Err(format!("cannot set {path}: {why}"));
+    let mut node = root;
+    // Whether `node` sits inside a flow collection.
+    let mut in_flow = false;
+    let last = path.steps.len().saturating_sub(1);
+    for (i, step) in path.steps.iter().enumerate() {
+        let parent = name_of(path, i);
+        let next = match (step, node) {
+            (Step::Key(key), Node::Map { entries, flow, .. }) => {
+                let found = entries.iter().find(|(k, _)| k.scalar() == Some(key.as_str()));
+                match found {
+                    Some((k, v)) if i == last => {
+                        return Ok(Target::Value { node: v, key: Some(k), in_flow: in_flow || *flow })
+                    }
+                    Some((_, v)) => v,
+                    None if i == last => return Ok(Target::Missing { map: node, key, depth: i, in_flow }),
+                    None => {
+                        return fail(format!(
+                            "{} does not exist; every parent along a path must already exist",
+                            name_of(path, i + 1)
+                        ))
+                    }
+                }
+            }
+            (Step::Index(index), Node::Seq { items, .. }) => match items.get(*index) {
+                Some(item) if i == last => {
+                    return Ok(Target::Value { node: item, key: None, in_flow: in_flow || node_is_flow(node) })
+                }
+                Some(item) => item,
+                None => {
+                    let count = match items.len() {
+                        1 => "1 item".to_string(),
+                        n => format!("{n} items"),
+                    };
+                    return fail(format!("{parent} has {count}, so [{index}] is out of range"));
+                }
+            },
+            (Step::Key(_), _) => return fail(format!("{parent} is {}, not a mapping", describe(node))),
+            (Step::Index(_), _) => return fail(format!("{parent} is {}, not a list", describe(node))),
+        };
+        in_flow = in_flow || node_is_flow(node);
+        node = next;
+    }
+    fail("the path is empty".into())
+}
+
+fn node_is_flow(node: &Node) -> bool {
+    matches!(node, Node::Map { flow: true, .. } | Node::Seq { flow: true, .. })
+}
+
+/// Sets each path to its value, double-quoted. Returns the new text (equal
+/// to `text` when nothing changes). Err(message for people naming the path)
+/// when the file is not one YAML document whose root is a mapping, when a
+/// parent along a path is missing or is not a mapping/sequence as the path
+/// needs, an index is out of range, the existing value at a path is a
+/// mapping or sequence (not a scalar), or the safety check fails.
+pub fn apply(text: &str, set: &[(KeyPath, String)]) -> Result<String, String> {
+    let root = parse_one(text)?;
+    if !matches!(root, Node::Map { .. }) {
+        return Err(format!("is {} at the top level, not a mapping (a values file is one)", describe(&root)));
+    }
+    let mut unique: Vec<(&KeyPath, &str)> = Vec::new();
+    for (path, value) in set {
+        match unique.iter().find(|(p, _)| *p == path) {
+            Some((_, earlier)) if *earlier == value.as_str() => {}
+            Some((_, earlier)) => return Err(format!("cannot set {path} twice, to {earlier:?} and to {value:?}")),
+            None => unique.push((path, value)),
+        }
+    }
+    let mut edits = Vec::new();
+    for (index, (path, value)) in unique.iter().enumerate() {
+        match resolve(&root, path)? {
+            Target::Value { node, key, in_flow } => {
+                if let Some(edit) = set_value(text, path, node, key, in_flow, value, index)? {
+                    edits.push(edit);
+                }
+            }
+            Target::Missing { map, key, depth, in_flow } => {
+                edits.push(append_key(text, path, map, key, value, depth, in_flow, index)?)
+            }
+        }
+    }
+    let out = splice(text, edits)?;
+    check(&out, &root, &unique)?;
+    Ok(out)
+}
+
+/// The edit setting an existing value (None: it already is `"value"`).
+fn set_value(
+    text: &str,
+    path: &KeyPath,
+    node: &Node,
+    key: Option<&Node>,
+    in_flow: bool,
+    value: &str,
+    index: usize,
+) -> Result<Option<Edit>, String> {
+    let fail = |why: &str| Err(format!("cannot set {path}: {why}"));
+    let new = quote(value);
+    let edit = |start: usize, end: usize, text: String| Ok(Some(Edit { start, end, text, class: 0, depth: 0, index }));
+    let (start, end, block) = match node {
+        Node::Scalar { start, end, block, .. } => (*start, *end, *block),
+        Node::Map { .. } => return fail("it is a mapping, not a single value; name one of its keys"),
+        Node::Seq { .. } => return fail("it is a list, not a single value; name one of its items, like [0]"),
+        Node::Other { .. } => return fail("it is an alias (*name); set the value where its anchor (&name) is"),
+    };
+    if block {
+        return match key {
+            Some(key) => block_edit(text, path, key, node, &new, index),
+            None => fail("it is a block scalar (| or >) in a list; replace it with a one-line value by hand first"),
+        };
+    }
+    if is_empty_plain(text, node) {
+        return match key {
+            Some(key) => {
+                match colon_after(text, key.end()) {
+                    Some(colon) => {
+                        let after = skip_blanks(text, colon + 1);
+                        let ends = match byte(text, after) {
+                            None | Some(b'\r' | b'\n' | b'#') => true,
+                            Some(b',' | b'}' | b']') => in_flow,
+                            Some(_) => false,
+                        };
+                        if !ends {
+                            return fail("its empty value cannot be told apart from what follows; write a value there by hand first");
+                        }
+                        edit(colon + 1, colon + 1, format!(" {new}"))
+                    }
+                    // `{a, b}`: keys without a colon in a flow mapping.
+                    None if in_flow => edit(key.end(), key.end(), format!(": {new}")),
+                    None => fail("its key has no `:` to put the value after; write the value there by hand first"),
+                }
+            }
+            None => {
+                let dash = slice(text, 0, start).trim_end_matches([' ', '\t']);
+                if !in_flow && dash.ends_with('-') {
+                    edit(dash.len(), dash.len(), format!(" {new}"))
+                } else {
+                    fail("it is an empty list item that cannot be located; write a value there by hand first")
+                }
+            }
+        };
+    }
+    let current = slice(text, start, end);
+    if current.starts_with(['&', '!']) {
+        // Anchors and tags come before the value, inside its span.
+        let properties: Vec<&str> =
+            current.split_whitespace().take_while(|token| token.starts_with(['&', '!'])).collect();
+        if let Some(anchor) = properties.iter().find(|p| p.starts_with('&')) {
+            return fail(&format!(
+                "its value has an anchor ({anchor}) that aliases may share; set it by hand, or remove the anchor"
+            ));
+        }
+        if let Some(tag) = properties.iter().find(|p| **p != "!!str") {
+            return fail(&format!("its value has the tag {tag}; set it by hand, or remove the tag"));
+        }
+    }
+    if current == new {
+        return Ok(None);
+    }
+    edit(start, end, new)
+}
+
+/// Replaces a `|` or `>` block scalar that is the value of `key` by a
+/// double-quoted one; a comment on its header line stays.
+fn block_edit(
+    text: &str,
+    path: &KeyPath,
+    key: &Node,
+    node: &Node,
+    new: &str,
+    index: usize,
+) -> Result<Option<Edit>, String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "cannot set {path}: it is a block scalar (| or >) {why}; replace it with a one-line value by hand first"
+        ))
+    };
+    let Some(colon) = colon_after(text, key.end()) else { return refuse("whose key has no `:` on its line") };
+    let indicator = skip_blanks(text, colon + 1);
+    if !matches!(byte(text, indicator), Some(b'|' | b'>')) {
+        return refuse("with an anchor, tag or line break before its `|` or `>`");
+    }
+    let mut header = indicator + 1;
+    while matches!(byte(text, header), Some(b'+' | b'-' | b'0'..=b'9')) {
+        header += 1;
+    }
+    let header_end = content_end(text, header);
+    let rest = slice(text, header, header_end);
+    let comment = rest.trim_start();
+    if !(comment.is_empty() || (comment.starts_with('#') && rest.starts_with([' ', '\t']))) {
+        return refuse("with an unusual header line");
+    }
+    let body_start = line_end(text, header);
+    let body_end = node.end();
+    let body = if body_end > body_start { slice(text, body_start, body_end) } else { "" };
+    let edit = |end: usize, text: String| Ok(Some(Edit { start: indicator, end, text, class: 0, depth: 0, index }));
+    if body.trim().is_empty() {
+        return edit(header, new.to_string());
+    }
+    // Every line of the text being replaced is the scalar's: indented deeper than its key.
+    let key_column = slice(text, line_start(text, key.start()), key.start()).chars().count();
+    let inside = body.lines().all(|line| {
+        let line = line.trim_end_matches('\r');
+        line.trim().is_empty() || line.len() - line.trim_start_matches(' ').len() > key_column
+    });
+    if node.start() < body_start || !inside {
+        return refuse("whose extent is unclear");
+    }
+    let comment = if comment.is_empty() { "" } else { rest };
+    edit(body_end, format!("{new}{comment}"))
+}
+
+/// The edit appending `key: "value"` to `map`.
+#[allow(clippy::too_many_arguments)]
+fn append_key(
+    text: &str,
+    path: &KeyPath,
+    map: &Node,
+    key: &str,
+    value: &str,
+    depth: usize,
+    in_flow: bool,
+    index: usize,
+) -> Result<Edit, String> {
+    let fail = |why: &str| Err(format!("cannot add {path}: {why}"));
+    let entry = format!("{}: {}", key_text(key), quote(value));
+    let edit = |at: usize, text: String| Ok(Edit { start: at, end: at, text, class: 1, depth, index });
+    let Node::Map { entries, flow, end, .. } = map else { return fail("its parent is not a mapping") };
+    if *flow {
+        return match entries.last() {
+            Some((_, last)) if !is_empty_plain(text, last) => edit(extent_end(text, last), format!(", {entry}")),
+            _ => {
+                let Some(close) = flow_close(text, *end, b'}') else {
+                    return fail("the end of its flow mapping {…} cannot be found");
+                };
+                let before = slice(text, 0, close).trim_end();
+                let separator = match before.chars().last() {
+                    _ if entries.is_empty() => "",
+                    Some(',') if before.len() < close => "",
+                    Some(',') => " ",
+                    _ => ", ",
+                };
+                edit(close, format!("{separator}{entry}"))
+            }
+        };
+    }
+    if in_flow {
+        return fail("its parent is a one-entry mapping inside a flow list [a: b]; write it as {a: b} first");
+    }
+    let Some((first, _)) = entries.first() else { return fail("its parent mapping is empty") };
+    let prefix = slice(text, line_start(text, first.start()), first.start());
+    if !prefix.chars().all(|c| matches!(c, ' ' | '\t' | '-')) {
+        return fail("the indentation of its parent mapping cannot be told");
+    }
+    let indent = " ".repeat(prefix.chars().count());
+    let mut at = line_end(text, extent_end(text, map));
+    // A kept (`|+`) block scalar owns the blank lines after it.
+    if let Node::Scalar { block: true, value, .. } = last_leaf(map) {
+        if value.ends_with("\n\n") {
+            while at < text.len() {
+                let next = line_end(text, at);
+                if !slice(text, at, next).trim().is_empty() {
+                    break;
+                }
+                at = next;
+            }
+        }
+    }
+    let file_eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    if at == text.len() && !text.ends_with('\n') {
+        return edit(at, format!("{file_eol}{indent}{entry}"));
+    }
+    let eol = if at >= 2 && byte(text, at - 2) == Some(b'\r') { "\r\n" } else { "\n" };
+    edit(at, format!("{indent}{entry}{eol}"))
+}
+
+/// The edits spliced into `text`.
+fn splice(text: &str, mut edits: Vec<Edit>) -> Result<String, String> {
+    edits.sort_by_key(|e| (e.start, e.end, e.class, std::cmp::Reverse(e.depth), e.index));
+    let mut out = String::with_capacity(text.len() + edits.iter().map(|e| e.text.len()).sum::<usize>());
+    let mut cursor = 0;
+    for edit in &edits {
+        let kept = text.get(cursor..edit.start).filter(|_| edit.start <= edit.end);
+        let Some(kept) = kept else {
+            return Err("refusing to write: two edits overlap; this is a bug, please report it".into());
+        };
+        out.push_str(kept);
+        out.push_str(&edit.text);
+        cursor = edit.end;
+    }
+    let Some(rest) = text.get(cursor..) else {
+        return Err("refusing to write: an edit ends outside the file; this is a bug, please report it".into());
+    };
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `shape` with `value` at `steps` (replaced, or appended to its mapping).
+fn set_shape(shape: &mut Shape, steps: &[Step], value: &str) -> bool {
+    let Some((step, rest)) = steps.split_first() else {
+        *shape = Shape::Scalar(value.to_string());
+        return true;
+    };
+    match (step, shape) {
+        (Step::Key(key), Shape::Map(entries)) => {
+            let wanted = Shape::Scalar(key.clone());
+            match entries.iter_mut().find(|(k, _)| *k == wanted) {
+                Some((_, child)) => set_shape(child, rest, value),
+                None if rest.is_empty() => {
+                    entries.push((wanted, Shape::Scalar(value.to_string())));
+                    true
+                }
+                None => false,
+            }
+        }
+        (Step::Index(index), Shape::Seq(items)) => {
+            items.get_mut(*index).is_some_and(|item| set_shape(item, rest, value))
+        }
+        _ => false,
+    }
+}
+
+/// The safety net: re-parse and compare with what was intended.
+fn check(after: &str, root: &Node, set: &[(&KeyPath, &str)]) -> Result<(), String> {
+    let refuse = |why: String| Err(format!("refusing to write: the edit would {why}; this is a bug, please report it"));
+    let new_root = match parse_one(after) {
+        Ok(node) => node,
+        Err(problem) => return refuse(format!("leave a file that does not parse ({problem})")),
+    };
+    let mut expected = root.shape();
+    for (path, value) in set {
+        if !set_shape(&mut expected, &path.steps, value) {
+            return refuse(format!("set {path}, which cannot be set"));
+        }
+    }
+    if new_root.shape() != expected {
+        return refuse("change more than the values it sets".into());
+    }
+    for (path, value) in set {
+        match lookup(&new_root, path) {
+            Ok(Some(Node::Scalar { value: found, .. })) if found == value => {}
+            _ => return refuse(format!("not set {path} to {value:?}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(pairs: &[(&str, &str)]) -> Vec<(KeyPath, String)> {
+        pairs.iter().map(|(p, v)| (KeyPath::parse(p).unwrap(), v.to_string())).collect()
+    }
+
+    fn path(text: &str) -> KeyPath {
+        KeyPath::parse(text).unwrap()
+    }
+
+    const HELM: &str = "# production values\nreplicaCount: 3\nimage:\n  repository: ghcr.io/myorg/api   # set by the ledger\n  tag: \"1.4.0\"\n  pullPolicy: IfNotPresent\nsidecars:\n  - name: proxy\n    image: envoy:1.29\nresources: {limits: {cpu: 500m}}\n";
+
+    #[test]
+    fn sets_the_image_of_a_helm_values_file_and_keeps_everything_else() {
+        let wanted =
+            set(&[("image.repository", "ghcr.io/myorg/api"), ("image.tag", "1.5.0"), ("image.digest", "sha256:abc")]);
+        let after = apply(HELM, &wanted).unwrap();
+        assert_eq!(after, "# production values\nreplicaCount: 3\nimage:\n  repository: \"ghcr.io/myorg/api\"   # set by the ledger\n  tag: \"1.5.0\"\n  pullPolicy: IfNotPresent\n  digest: \"sha256:abc\"\nsidecars:\n  - name: proxy\n    image: envoy:1.29\nresources: {limits: {cpu: 500m}}\n");
+        assert_eq!(apply(&after, &wanted).unwrap(), after, "idempotent");
+        assert_eq!(read(&after, &path("image.digest")).unwrap().as_deref(), Some("sha256:abc"));
+        assert_eq!(read(&after, &path("image.tag")).unwrap().as_deref(), Some("1.5.0"));
+        assert_eq!(read(&after, &path("image.nothing")).unwrap(), None);
+    }
+
+    #[test]
+    fn sets_a_list_item_field() {
+        let after = apply(HELM, &set(&[("sidecars[0].image", "envoy:1.30@sha256:ee")])).unwrap();
+        assert_eq!(after, HELM.replace("image: envoy:1.29", "image: \"envoy:1.30@sha256:ee\""));
+        let after = apply(HELM, &set(&[("sidecars[0].digest", "sha256:ee")])).unwrap();
+        assert_eq!(after, HELM.replace("image: envoy:1.29\n", "image: envoy:1.29\n    digest: \"sha256:ee\"\n"));
+    }
+
+    #[test]
+    fn keeps_crlf_line_endings() {
+        let before = "image:\r\n  repository: api # r\r\n  tag: 1.0\r\nother: x\r\n";
+        let after = apply(before, &set(&[("image.tag", "1.1"), ("image.digest", "sha256:1")])).unwrap();
+        assert_eq!(
+            after,
+            "image:\r\n  repository: api # r\r\n  tag: \"1.1\"\r\n  digest: \"sha256:1\"\r\nother: x\r\n"
+        );
+    }
+
+    #[test]
+    fn a_file_without_a_trailing_newline_keeps_having_none() {
+        let before = "image:\n  tag: 1.0 # t";
+        let wanted = set(&[("image.digest", "sha256:1"), ("image.tag", "1.1"), ("top", "x")]);
+        let after = apply(before, &wanted).unwrap();
+        assert_eq!(after, "image:\n  tag: \"1.1\" # t\n  digest: \"sha256:1\"\ntop: \"x\"");
+        assert_eq!(apply(&after, &wanted).unwrap(), after, "idempotent");
+        let crlf = apply("a: 1\r\nb: 2", &set(&[("c", "3")])).unwrap();
+        assert_eq!(crlf, "a: 1\r\nb: 2\r\nc: \"3\"");
+    }
+
+    #[test]
+    fn appends_to_flow_mappings() {
+        let after = apply(HELM, &set(&[("resources.limits.memory", "1Gi"), ("resources.requests", "x")])).unwrap();
+        assert_eq!(
+            after,
+            HELM.replace("{limits: {cpu: 500m}}", "{limits: {cpu: 500m, memory: \"1Gi\"}, requests: \"x\"}")
+        );
+        let after = apply(
+            "a: {}\nb: { }\nc: {x: 1, }\nd: {y}\n",
+            &set(&[("a.k", "1"), ("b.k", "2"), ("c.k", "3"), ("d.k", "4")]),
+        )
+        .unwrap();
+        assert_eq!(after, "a: {k: \"1\"}\nb: { k: \"2\"}\nc: {x: 1, k: \"3\", }\nd: {y, k: \"4\"}\n");
+    }
+
+    #[test]
+    fn several_keys_appended_to_one_mapping_come_in_the_order_given() {
+        let before = "a:\n  b:\n    c: 1\n";
+        let wanted = set(&[("z", "1"), ("a.m", "2"), ("a.b.x", "3"), ("a.b.w", "4"), ("a.v", "5")]);
+        let after = apply(before, &wanted).unwrap();
+        assert_eq!(after, "a:\n  b:\n    c: 1\n    x: \"3\"\n    w: \"4\"\n  m: \"2\"\n  v: \"5\"\nz: \"1\"\n");
+    }
+
+    #[test]
+    fn an_empty_value_gets_the_value_after_its_colon() {
+        let before = "image:\n  tag:\n  digest: # pinned\n  x: {a: , b}\nlist:\n  -\n  - y\n";
+        let wanted = set(&[
+            ("image.tag", "1.0"),
+            ("image.digest", "sha256:1"),
+            ("image.x.a", "A"),
+            ("image.x.b", "B"),
+            ("list[0]", "z"),
+        ]);
+        let after = apply(before, &wanted).unwrap();
+        assert_eq!(
+            after,
+            "image:\n  tag: \"1.0\"\n  digest: \"sha256:1\" # pinned\n  x: {a: \"A\" , b: \"B\"}\nlist:\n  - \"z\"\n  - y\n"
+        );
+        assert_eq!(apply("tag:", &set(&[("tag", "1"), ("more", "2")])).unwrap(), "tag: \"1\"\nmore: \"2\"");
+        assert_eq!(read("tag:\n", &path("tag")).unwrap().as_deref(), Some(""));
+    }
+
+    #[test]
+    fn block_scalars_are_replaced_keeping_a_header_comment() {
+        let before = "a: |  # note\n  one\n  two\n# after\nb: >-\nc: 1\n";
+        let after = apply(before, &set(&[("a", "x"), ("b", "y")])).unwrap();
+        assert_eq!(after, "a: \"x\"  # note\n# after\nb: \"y\"\nc: 1\n");
+        let err = apply("l:\n- |\n  x\n", &set(&[("l[0]", "v")])).unwrap_err();
+        assert!(err.contains("cannot set l[0]: it is a block scalar"), "{err}");
+        let kept = apply("a:\n  k: |+\n    text\n\n\nb: 1\n", &set(&[("a.extra", "v")])).unwrap();
+        assert_eq!(kept, "a:\n  k: |+\n    text\n\n\n  extra: \"v\"\nb: 1\n");
+    }
+
+    #[test]
+    fn values_and_keys_are_quoted_and_escaped() {
+        let after =
+            apply("a: 1\n", &set(&[("a", "say \"hi\" \\ \n"), ("needs: quoting", "v"), ("yes", "t"), ("8080", "p")]))
+                .unwrap();
+        assert_eq!(
+            after,
+            "a: \"say \\\"hi\\\" \\\\ \\n\"\n\"needs: quoting\": \"v\"\n\"yes\": \"t\"\n\"8080\": \"p\"\n"
+        );
+        assert_eq!(read(&after, &path("a")).unwrap().as_deref(), Some("say \"hi\" \\ \n"));
+    }
+
+    #[test]
+    fn a_missing_parent_is_an_error_naming_the_path() {
+        let err = apply(HELM, &set(&[("image.registry.host", "x")])).unwrap_err();
+        assert_eq!(err, "cannot set image.registry.host: image.registry does not exist; every parent along a path must already exist");
+        let err = apply(HELM, &set(&[("replicaCount.x", "1")])).unwrap_err();
+        assert_eq!(err, "cannot set replicaCount.x: replicaCount is a single value, not a mapping");
+        let err = apply(HELM, &set(&[("image[0]", "1")])).unwrap_err();
+        assert_eq!(err, "cannot set image[0]: image is a mapping, not a list");
+    }
+
+    #[test]
+    fn an_index_out_of_range_is_an_error() {
+        let err = apply(HELM, &set(&[("sidecars[1].image", "x")])).unwrap_err();
+        assert_eq!(err, "cannot set sidecars[1].image: sidecars has 1 item, so [1] is out of range");
+        assert_eq!(read(HELM, &path("sidecars[1].image")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_path_to_a_mapping_or_list_is_an_error() {
+        let err = apply(HELM, &set(&[("image", "x")])).unwrap_err();
+        assert_eq!(err, "cannot set image: it is a mapping, not a single value; name one of its keys");
+        let err = apply(HELM, &set(&[("sidecars", "x")])).unwrap_err();
+        assert!(err.starts_with("cannot set sidecars: it is a list"), "{err}");
+        assert_eq!(read(HELM, &path("image")).unwrap_err(), "cannot read image: it is a mapping, not a single value");
+        assert_eq!(
+            read(HELM, &path("replicaCount.x")).unwrap_err(),
+            "cannot read replicaCount.x: replicaCount is a single value, not a mapping"
+        );
+    }
+
+    #[test]
+    fn files_that_are_not_one_mapping_are_refused() {
+        assert_eq!(apply("", &set(&[("a", "1")])).unwrap_err(), "is empty");
+        assert_eq!(
+            apply("a: 1\n---\nb: 2\n", &set(&[("a", "1")])).unwrap_err(),
+            "holds 2 YAML documents; a values file is one"
+        );
+        assert_eq!(
+            apply("- a\n", &set(&[("a", "1")])).unwrap_err(),
+            "is a list at the top level, not a mapping (a values file is one)"
+        );
+        assert!(apply("a: 1\n", &set(&[("a", "1"), ("a", "2")])).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn anchors_aliases_and_tags_are_left_to_people() {
+        let before = "a: &v 1\nb: *v\nc: !!int 2\nd: !!str 1.10\n";
+        assert!(apply(before, &set(&[("a", "x")])).unwrap_err().contains("anchor (&v)"));
+        assert!(apply(before, &set(&[("b", "x")])).unwrap_err().contains("alias"));
+        assert!(apply(before, &set(&[("c", "x")])).unwrap_err().contains("tag !!int"));
+        let after = apply(before, &set(&[("d", "1.11")])).unwrap();
+        assert_eq!(after, "a: &v 1\nb: *v\nc: !!int 2\nd: \"1.11\"\n");
+    }
+
+    #[test]
+    fn reapplying_changes_nothing() {
+        let wanted = set(&[("image.tag", "1.4.0"), ("sidecars[0].image", "envoy:1.29")]);
+        let once = apply(HELM, &wanted).unwrap();
+        assert_eq!(once, HELM.replace("image: envoy:1.29", "image: \"envoy:1.29\""));
+        assert_eq!(apply(&once, &wanted).unwrap(), once);
+        assert_eq!(apply(HELM, &[]).unwrap(), HELM);
+    }
+
+    #[test]
+    fn key_paths_parse_and_display_back() {
+        for good in ["image.tag", "sidecars[0].image", "a.b[2][0].c", "a", "x[10]", "with space.k-y/z", "é.ü"] {
+            assert_eq!(KeyPath::parse(good).unwrap().to_string(), good);
+        }
+        assert_eq!(
+            KeyPath::parse("a.b[2][0].c").unwrap().steps,
+            vec![Step::Key("a".into()), Step::Key("b".into()), Step::Index(2), Step::Index(0), Step::Key("c".into())]
+        );
+        for bad in [
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "[0]",
+            "[0].a",
+            "a[x]",
+            "a[",
+            "a[]",
+            "a[-1]",
+            "a[01]",
+            "a]",
+            "a[0]b",
+            "a.[0]",
+            "a[99999999999999999999999]",
+        ] {
+            assert!(KeyPath::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        assert_eq!(
+            KeyPath::parse("a..b").unwrap_err(),
+            "bad key path \"a..b\": it has an empty key (two dots in a row, or a dot at an end)"
+        );
+    }
+}
