@@ -251,10 +251,28 @@ fn skip_blanks(text: &str, mut at: usize) -> usize {
     at
 }
 
-/// The colon after a key that ends at `key_end` (spaces and tabs between).
+/// The colon after a key that ends at `key_end` (only white space between:
+/// after an explicit `? key` it can be on a line of its own).
 fn colon_after(text: &str, key_end: usize) -> Option<usize> {
-    let at = skip_blanks(text, key_end);
+    let mut at = key_end;
+    while matches!(byte(text, at), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+        at += 1;
+    }
     (byte(text, at) == Some(b':')).then_some(at)
+}
+
+/// Where a mapping entry starts: its key, or the `?` before an explicit key.
+fn entry_start(text: &str, key: &Node) -> usize {
+    let before = slice(text, 0, key.start()).trim_end_matches([' ', '\t', '\r', '\n']);
+    match before.len().checked_sub(1) {
+        Some(mark)
+            if before.ends_with('?')
+                && slice(text, line_start(text, mark), mark).chars().all(|c| matches!(c, ' ' | '\t' | '-')) =>
+        {
+            mark
+        }
+        _ => key.start(),
+    }
 }
 
 /// A plain empty value (null) without an anchor or tag.
@@ -289,7 +307,8 @@ fn extent_end(text: &str, node: &Node) -> usize {
         Node::Seq { flow: true, end, .. } => flow_close(text, *end, b']').map_or(*end, |at| at + 1),
         Node::Map { entries, end, .. } => match entries.last() {
             Some((key, value)) if is_empty_plain(text, value) => {
-                colon_after(text, key.end()).map_or(key.end(), |colon| colon + 1)
+                let key_end = extent_end(text, key);
+                colon_after(text, key_end).map_or(key_end, |colon| colon + 1)
             }
             Some((_, value)) => extent_end(text, value),
             None => *end,
@@ -299,6 +318,7 @@ fn extent_end(text: &str, node: &Node) -> usize {
             Some(item) => extent_end(text, item),
             None => *end,
         },
+        Node::Scalar { block: true, .. } => block_end(text, node),
         Node::Scalar { end, .. } | Node::Other { end, .. } => *end,
     }
 }
@@ -310,6 +330,48 @@ fn last_leaf(node: &Node) -> &Node {
         Node::Seq { items, flow: false, .. } => items.last().map_or(node, last_leaf),
         _ => node,
     }
+}
+
+/// Where the header line (`|`, `>` and indicators) of a block scalar starts.
+fn block_header(text: &str, node: &Node) -> Option<usize> {
+    // With no text the scalar's span may start at its header (`k: |` at the
+    // end of the file); otherwise, and when it is empty and placed at the
+    // next line, its header is the last line before it that is not blank.
+    let start = node.start();
+    let mut line = line_start(text, start);
+    if matches!(byte(text, start), Some(b'|' | b'>')) && !slice(text, line, start).trim().is_empty() {
+        return Some(line);
+    }
+    loop {
+        line = line_start(text, line.checked_sub(1)?);
+        if !slice(text, line, line_end(text, line)).trim().is_empty() {
+            return Some(line);
+        }
+    }
+}
+
+/// Just past a block scalar: its last character, or its header's when it is blank.
+fn block_end(text: &str, node: &Node) -> usize {
+    if !slice(text, node.start(), node.end()).trim().is_empty() {
+        return node.end();
+    }
+    block_header(text, node).map_or(node.end(), |line| content_end(text, line))
+}
+
+/// Whether a block scalar keeps its trailing line breaks (`|+`, `>+`);
+/// None when its header cannot be found.
+fn block_keeps(text: &str, node: &Node) -> Option<bool> {
+    let line = block_header(text, node)?;
+    let header = slice(text, line, content_end(text, line));
+    // The first `|` or `>` followed only by indicators, then the end or a comment.
+    header.char_indices().filter(|(_, c)| matches!(c, '|' | '>')).find_map(|(at, _)| {
+        let after = header.get(at + 1..)?;
+        let modifiers = after.trim_start_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
+        let rest = modifiers.trim_start_matches([' ', '\t']);
+        let ends = rest.is_empty() || (rest.starts_with('#') && rest.len() < modifiers.len());
+        let indicators = after.get(..after.len() - modifiers.len()).unwrap_or_default();
+        ends.then(|| indicators.contains('+'))
+    })
 }
 
 /// What a path leads to in the file.
@@ -547,7 +609,12 @@ fn append_key(
     index: usize,
 ) -> Result<Edit, String> {
     let fail = |why: &str| Err(format!("cannot add {path}: {why}"));
-    let entry = format!("{}: {}", key_text(key), quote(value));
+    let key = key_text(key);
+    // YAML allows an implicit key of at most 1024 characters.
+    if key.chars().count() > 1000 {
+        return fail("its key is too long to be written as a YAML key");
+    }
+    let entry = format!("{key}: {}", quote(value));
     let edit = |at: usize, text: String| Ok(Edit { start: at, end: at, text, class: 1, depth, index });
     let Node::Map { entries, flow, end, .. } = map else { return fail("its parent is not a mapping") };
     if *flow {
@@ -572,26 +639,36 @@ fn append_key(
         return fail("its parent is a one-entry mapping inside a flow list [a: b]; write it as {a: b} first");
     }
     let Some((first, _)) = entries.first() else { return fail("its parent mapping is empty") };
-    let prefix = slice(text, line_start(text, first.start()), first.start());
+    let first = entry_start(text, first);
+    let prefix = slice(text, line_start(text, first), first);
     if !prefix.chars().all(|c| matches!(c, ' ' | '\t' | '-')) {
         return fail("the indentation of its parent mapping cannot be told");
     }
     let indent = " ".repeat(prefix.chars().count());
     let mut at = line_end(text, extent_end(text, map));
-    // A kept (`|+`) block scalar owns the blank lines after it.
-    if let Node::Scalar { block: true, value, .. } = last_leaf(map) {
-        if value.ends_with("\n\n") {
-            while at < text.len() {
-                let next = line_end(text, at);
-                if !slice(text, at, next).trim().is_empty() {
-                    break;
+    let leaf = last_leaf(map);
+    if matches!(leaf, Node::Scalar { block: true, .. }) {
+        match block_keeps(text, leaf) {
+            // A kept (`|+`) block scalar owns the blank lines after it.
+            Some(true) => {
+                while at < text.len() {
+                    let next = line_end(text, at);
+                    if !slice(text, at, next).trim().is_empty() {
+                        break;
+                    }
+                    at = next;
                 }
-                at = next;
             }
+            Some(false) => {}
+            None => return fail("the block scalar (| or >) its parent mapping ends with has no header to be read"),
         }
     }
     let file_eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     if at == text.len() && !text.ends_with('\n') {
+        // The line break the new line needs would become part of a block scalar's value.
+        if matches!(leaf, Node::Scalar { block: true, .. }) {
+            return fail("the file ends in a block scalar (| or >) without a final line break; add one first");
+        }
         return edit(at, format!("{file_eol}{indent}{entry}"));
     }
     let eol = if at >= 2 && byte(text, at - 2) == Some(b'\r') { "\r\n" } else { "\n" };
@@ -775,6 +852,56 @@ mod tests {
         assert!(err.contains("cannot set l[0]: it is a block scalar"), "{err}");
         let kept = apply("a:\n  k: |+\n    text\n\n\nb: 1\n", &set(&[("a.extra", "v")])).unwrap();
         assert_eq!(kept, "a:\n  k: |+\n    text\n\n\n  extra: \"v\"\nb: 1\n");
+    }
+
+    /// Regression (found by the values fuzz target): a key appended after a
+    /// block scalar at the end of a file without a final line break gave
+    /// that scalar a line break more; refused as a bug by the safety check.
+    #[test]
+    fn fuzz_crash_append_after_a_block_scalar_at_the_end_of_the_file_is_refused_clearly() {
+        for before in ["a:\r\n  b: |+ # h\r\n   ", "k: |\n  text"] {
+            let err = apply(before, &set(&[("n", "v")])).unwrap_err();
+            assert_eq!(
+                err,
+                "cannot add n: the file ends in a block scalar (| or >) without a final line break; add one first"
+            );
+        }
+        assert_eq!(apply("k: |\n  text\n", &set(&[("more", "v")])).unwrap(), "k: |\n  text\nmore: \"v\"\n");
+        let kept = "a:\r\n  b: |+ # h\r\n   \r\n";
+        assert_eq!(apply(kept, &set(&[("more", "v")])).unwrap(), format!("{kept}more: \"v\"\r\n"));
+    }
+
+    /// Regression (found by the values fuzz target): a mapping ending in an
+    /// empty block scalar, which the parser places at the start of the next
+    /// line, got its new key after that next line.
+    #[test]
+    fn fuzz_crash_key_appended_after_an_empty_block_scalar_went_a_line_too_far() {
+        let before = "a:\r\n  b: |+ # h\r\nl:\r\n-\r\n- [2, 2,im+geP ]";
+        let after = apply(before, &set(&[("a. b", "")])).unwrap();
+        assert_eq!(after, "a:\r\n  b: |+ # h\r\n  \" b\": \"\"\r\nl:\r\n-\r\n- [2, 2,im+geP ]");
+        let after = apply("a:\n  b: >-\n\n\nc: 1\n", &set(&[("a.d", "v")])).unwrap();
+        assert_eq!(after, "a:\n  b: >-\n  d: \"v\"\n\n\nc: 1\n");
+    }
+
+    /// Regression (found by the values fuzz target): a long key with escapes
+    /// was written as a double-quoted key longer than the 1024 characters YAML
+    /// allows an implicit key.
+    #[test]
+    fn fuzz_crash_overlong_key_is_refused() {
+        let key = "\0".repeat(300);
+        let err = apply("a: 1\n", &set(&[(&key, "v")])).unwrap_err();
+        assert_eq!(err, format!("cannot add {key}: its key is too long to be written as a YAML key"));
+    }
+
+    /// Regression (found by the values fuzz target): a mapping whose first
+    /// key is explicit (`? key`) got new keys indented like that key's text.
+    #[test]
+    fn fuzz_crash_explicit_first_key_sets_the_indentation_not_its_text() {
+        let before = "?\r\n\r\n  c:\t \t  \t";
+        let after = apply(before, &set(&[("k", "0"), ("gima\"t*g", "hi")])).unwrap();
+        assert_eq!(after, "?\r\n\r\n  c:\t \t  \t\r\nk: \"0\"\r\n\"gima\\\"t*g\": \"hi\"");
+        let after = apply("top:\n  ? a\n  :\n", &set(&[("top.a", "1"), ("top.b", "2")])).unwrap();
+        assert_eq!(after, "top:\n  ? a\n  : \"1\"\n  b: \"2\"\n");
     }
 
     #[test]
