@@ -275,6 +275,13 @@ fn entry_start(text: &str, key: &Node) -> usize {
     }
 }
 
+/// A character after `end`, in the white space (of any lines) that follows it, that
+/// Rust's `trim` takes for white space but YAML for text (form feed, NEL, a
+/// no-break space…): a scalar's span, trimmed by `trim_end`, may end before it.
+fn odd_tail(text: &str, end: usize) -> Option<char> {
+    text.get(end..)?.chars().take_while(|c| c.is_whitespace()).find(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
 /// A plain empty value (null) without an anchor or tag.
 fn is_empty_plain(text: &str, node: &Node) -> bool {
     match node {
@@ -323,11 +330,17 @@ fn extent_end(text: &str, node: &Node) -> usize {
     }
 }
 
-/// The last node a block collection ends with.
-fn last_leaf(node: &Node) -> &Node {
+/// The last node a block collection ends with (an explicit `? key` when its value is empty).
+fn last_leaf<'a>(text: &str, node: &'a Node) -> &'a Node {
     match node {
-        Node::Map { entries, flow: false, .. } => entries.last().map_or(node, |(_, value)| last_leaf(value)),
-        Node::Seq { items, flow: false, .. } => items.last().map_or(node, last_leaf),
+        Node::Map { entries, flow: false, .. } => entries.last().map_or(node, |(key, value)| {
+            if is_empty_plain(text, value) {
+                last_leaf(text, key)
+            } else {
+                last_leaf(text, value)
+            }
+        }),
+        Node::Seq { items, flow: false, .. } => items.last().map_or(node, |item| last_leaf(text, item)),
         _ => node,
     }
 }
@@ -358,26 +371,11 @@ fn block_end(text: &str, node: &Node) -> usize {
     block_header(text, node).map_or(node.end(), |line| content_end(text, line))
 }
 
-/// Whether a block scalar keeps its trailing line breaks (`|+`, `>+`);
-/// None when its header cannot be found.
-fn block_keeps(text: &str, node: &Node) -> Option<bool> {
-    let line = block_header(text, node)?;
-    let header = slice(text, line, content_end(text, line));
-    // The first `|` or `>` followed only by indicators, then the end or a comment.
-    header.char_indices().filter(|(_, c)| matches!(c, '|' | '>')).find_map(|(at, _)| {
-        let after = header.get(at + 1..)?;
-        let modifiers = after.trim_start_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
-        let rest = modifiers.trim_start_matches([' ', '\t']);
-        let ends = rest.is_empty() || (rest.starts_with('#') && rest.len() < modifiers.len());
-        let indicators = after.get(..after.len() - modifiers.len()).unwrap_or_default();
-        ends.then(|| indicators.contains('+'))
-    })
-}
-
 /// What a path leads to in the file.
 enum Target<'a> {
     /// An existing value; `key` is its key in a mapping (None: a list item).
-    Value { node: &'a Node, key: Option<&'a Node>, in_flow: bool },
+    /// `flow`: the outermost flow collection the value is in.
+    Value { node: &'a Node, key: Option<&'a Node>, flow: Option<&'a Node> },
     /// A key to add to `map`, at `depth` steps below the top level.
     Missing { map: &'a Node, key: &'a str, depth: usize, in_flow: bool },
 }
@@ -387,6 +385,7 @@ fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> 
     let mut node = root;
     // Whether `node` sits inside a flow collection.
     let mut in_flow = false;
+    let mut outer_flow: Option<&Node> = None;
     let last = path.steps.len().saturating_sub(1);
     for (i, step) in path.steps.iter().enumerate() {
         let parent = name_of(path, i);
@@ -395,7 +394,8 @@ fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> 
                 let found = entries.iter().find(|(k, _)| k.scalar() == Some(key.as_str()));
                 match found {
                     Some((k, v)) if i == last => {
-                        return Ok(Target::Value { node: v, key: Some(k), in_flow: in_flow || *flow })
+                        let flow = outer_flow.or((*flow).then_some(node));
+                        return Ok(Target::Value { node: v, key: Some(k), flow });
                     }
                     Some((_, v)) => v,
                     None if i == last => return Ok(Target::Missing { map: node, key, depth: i, in_flow }),
@@ -409,7 +409,8 @@ fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> 
             }
             (Step::Index(index), Node::Seq { items, .. }) => match items.get(*index) {
                 Some(item) if i == last => {
-                    return Ok(Target::Value { node: item, key: None, in_flow: in_flow || node_is_flow(node) })
+                    let flow = outer_flow.or(node_is_flow(node).then_some(node));
+                    return Ok(Target::Value { node: item, key: None, flow });
                 }
                 Some(item) => item,
                 None => {
@@ -423,7 +424,10 @@ fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> 
             (Step::Key(_), _) => return fail(format!("{parent} is {}, not a mapping", describe(node))),
             (Step::Index(_), _) => return fail(format!("{parent} is {}, not a list", describe(node))),
         };
-        in_flow = in_flow || node_is_flow(node);
+        if node_is_flow(node) {
+            in_flow = true;
+            outer_flow = outer_flow.or(Some(node));
+        }
         node = next;
     }
     fail("the path is empty".into())
@@ -453,11 +457,17 @@ pub fn apply(text: &str, set: &[(KeyPath, String)]) -> Result<String, String> {
         }
     }
     let mut edits = Vec::new();
+    // A value set inside a flow collection that spans lines, for the message
+    // should the parser reject the result (see `check`).
+    let mut in_multiline_flow = None;
     for (index, (path, value)) in unique.iter().enumerate() {
         match resolve(&root, path)? {
-            Target::Value { node, key, in_flow } => {
-                if let Some(edit) = set_value(text, path, node, key, in_flow, value, index)? {
+            Target::Value { node, key, flow } => {
+                if let Some(edit) = set_value(text, path, node, key, flow.is_some(), value, index)? {
                     edits.push(edit);
+                    if flow.is_some_and(|f| slice(text, f.start(), extent_end(text, f)).contains('\n')) {
+                        in_multiline_flow = in_multiline_flow.or(Some(*path));
+                    }
                 }
             }
             Target::Missing { map, key, depth, in_flow } => {
@@ -466,7 +476,7 @@ pub fn apply(text: &str, set: &[(KeyPath, String)]) -> Result<String, String> {
         }
     }
     let out = splice(text, edits)?;
-    check(&out, &root, &unique)?;
+    check(&out, &root, &unique, in_multiline_flow)?;
     Ok(out)
 }
 
@@ -489,6 +499,12 @@ fn set_value(
         Node::Seq { .. } => return fail("it is a list, not a single value; name one of its items, like [0]"),
         Node::Other { .. } => return fail("it is an alias (*name); set the value where its anchor (&name) is"),
     };
+    if let Some(odd) = odd_tail(text, end) {
+        return fail(&format!(
+            "its text ends in U+{:04X}, white space to Rust but text to YAML; set it by hand",
+            u32::from(odd)
+        ));
+    }
     if block {
         return match key {
             Some(key) => block_edit(text, path, key, node, &new, index),
@@ -619,7 +635,13 @@ fn append_key(
     let Node::Map { entries, flow, end, .. } = map else { return fail("its parent is not a mapping") };
     if *flow {
         return match entries.last() {
-            Some((_, last)) if !is_empty_plain(text, last) => edit(extent_end(text, last), format!(", {entry}")),
+            Some((_, last)) if !is_empty_plain(text, last) => {
+                let at = extent_end(text, last);
+                if odd_tail(text, at).is_some() {
+                    return fail("the last value of its flow mapping ends in unusual white space; add the key by hand");
+                }
+                edit(at, format!(", {entry}"))
+            }
             _ => {
                 let Some(close) = flow_close(text, *end, b'}') else {
                     return fail("the end of its flow mapping {…} cannot be found");
@@ -645,22 +667,21 @@ fn append_key(
         return fail("the indentation of its parent mapping cannot be told");
     }
     let indent = " ".repeat(prefix.chars().count());
-    let mut at = line_end(text, extent_end(text, map));
-    let leaf = last_leaf(map);
+    let end = extent_end(text, map);
+    if odd_tail(text, end).is_some() {
+        return fail("the last value of its mapping ends in unusual white space; add the key by hand");
+    }
+    let mut at = line_end(text, end);
+    let leaf = last_leaf(text, map);
     if matches!(leaf, Node::Scalar { block: true, .. }) {
-        match block_keeps(text, leaf) {
-            // A kept (`|+`) block scalar owns the blank lines after it.
-            Some(true) => {
-                while at < text.len() {
-                    let next = line_end(text, at);
-                    if !slice(text, at, next).trim().is_empty() {
-                        break;
-                    }
-                    at = next;
-                }
+        // White-space lines after a block scalar can be its text (`|+`, or
+        // more indented than its text); the new key goes after them all.
+        while at < text.len() {
+            let next = line_end(text, at);
+            if !slice(text, at, next).trim().is_empty() {
+                break;
             }
-            Some(false) => {}
-            None => return fail("the block scalar (| or >) its parent mapping ends with has no header to be read"),
+            at = next;
         }
     }
     let file_eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
@@ -722,10 +743,24 @@ fn set_shape(shape: &mut Shape, steps: &[Step], value: &str) -> bool {
 }
 
 /// The safety net: re-parse and compare with what was intended.
-fn check(after: &str, root: &Node, set: &[(&KeyPath, &str)]) -> Result<(), String> {
+fn check(
+    after: &str,
+    root: &Node,
+    set: &[(&KeyPath, &str)],
+    in_multiline_flow: Option<&KeyPath>,
+) -> Result<(), String> {
     let refuse = |why: String| Err(format!("refusing to write: the edit would {why}; this is a bug, please report it"));
     let new_root = match parse_one(after) {
         Ok(node) => node,
+        // The parser lets a flow list's lines sit at its key's indentation
+        // (or less) after a plain value, not after a quoted one.
+        Err(problem) if in_multiline_flow.is_some() => {
+            let path = in_multiline_flow.map(KeyPath::to_string).unwrap_or_default();
+            return Err(format!(
+                "refusing to write: with {path} double-quoted, the flow collection it is in, which spans lines, \
+                 would not parse ({problem}); indent its lines deeper than its key, or put it on one line"
+            ));
+        }
         Err(problem) => return refuse(format!("leave a file that does not parse ({problem})")),
     };
     let mut expected = root.shape();
@@ -880,7 +915,7 @@ mod tests {
         let after = apply(before, &set(&[("a. b", "")])).unwrap();
         assert_eq!(after, "a:\r\n  b: |+ # h\r\n  \" b\": \"\"\r\nl:\r\n-\r\n- [2, 2,im+geP ]");
         let after = apply("a:\n  b: >-\n\n\nc: 1\n", &set(&[("a.d", "v")])).unwrap();
-        assert_eq!(after, "a:\n  b: >-\n  d: \"v\"\n\n\nc: 1\n");
+        assert_eq!(after, "a:\n  b: >-\n\n\n  d: \"v\"\nc: 1\n");
     }
 
     /// Regression (found by the values fuzz target): a long key with escapes
@@ -902,6 +937,59 @@ mod tests {
         assert_eq!(after, "?\r\n\r\n  c:\t \t  \t\r\nk: \"0\"\r\n\"gima\\\"t*g\": \"hi\"");
         let after = apply("top:\n  ? a\n  :\n", &set(&[("top.a", "1"), ("top.b", "2")])).unwrap();
         assert_eq!(after, "top:\n  ? a\n  : \"1\"\n  b: \"2\"\n");
+    }
+
+    /// Regression (found by the values fuzz target): a plain scalar ending
+    /// in a form feed (text to YAML, white space to Rust's `trim_end`) was
+    /// replaced without it, leaving `"new"\x0c` that does not parse.
+    #[test]
+    fn fuzz_crash_scalar_ending_in_a_form_feed_is_refused() {
+        let before = "l:\r\n- [1\x0c, 2, ]\r\nm: {a: 1\x0c}\n";
+        let err = apply(before, &set(&[("l[0][0]", "x")])).unwrap_err();
+        assert_eq!(
+            err,
+            "cannot set l[0][0]: its text ends in U+000C, white space to Rust but text to YAML; set it by hand"
+        );
+        assert!(apply(before, &set(&[("m.b", "x")])).unwrap_err().contains("unusual white space"));
+        assert_eq!(apply(before, &set(&[("l[0][1]", "x")])).unwrap(), "l:\r\n- [1\x0c, \"x\", ]\r\nm: {a: 1\x0c}\n");
+        // Also when the form feed is on a line of its own, continuing a plain scalar.
+        let before = "a:\r\n  b\x16# d\r\n    \x0c";
+        assert!(apply(before, &set(&[("k", "v")])).unwrap_err().contains("unusual white space"));
+        assert!(apply(before, &set(&[("a", "v")])).unwrap_err().contains("U+000C"));
+    }
+
+    /// Regression (found by the values fuzz target): a white-space line
+    /// more indented than a block scalar's text is part of it; a key appended
+    /// before that line took it away from the scalar.
+    #[test]
+    fn fuzz_crash_key_appended_inside_the_white_space_of_a_block_scalar() {
+        let before = "a:# h b: |\r\n  h\r\n   \n";
+        assert_eq!(read(before, &path("a:# h b")).unwrap().as_deref(), Some("h\n \n"));
+        let after = apply(before, &set(&[("k", "=")])).unwrap();
+        assert_eq!(after, "a:# h b: |\r\n  h\r\n   \nk: \"=\"\n");
+    }
+
+    /// Regression (found by the values fuzz target): the same, when the block
+    /// scalar ends an explicit key (`? b: |+`) whose value is empty.
+    #[test]
+    fn fuzz_crash_key_appended_inside_the_white_space_of_a_block_scalar_in_an_explicit_key() {
+        let before = "a:\r\n? b: |+ # h\r\n   \n";
+        let after = apply(before, &set(&[("k", "q;")])).unwrap();
+        assert_eq!(after, "a:\r\n? b: |+ # h\r\n   \nk: \"q;\"\n");
+    }
+
+    /// Regression (found by the values fuzz target): the parser accepts a
+    /// flow list's closing bracket at its key's indentation after a plain
+    /// value but not after a double-quoted one; refused with a message that
+    /// says so instead of "this is a bug".
+    #[test]
+    fn fuzz_crash_quoted_value_in_a_flow_list_closed_at_the_key_indentation() {
+        let before = "l:\r\n-\r\n- [1repo \n\n]";
+        let err = apply(before, &set(&[("l[1][0]", "q")])).unwrap_err();
+        assert!(err.starts_with("refusing to write: with l[1][0] double-quoted, the flow collection"), "{err}");
+        assert!(!err.contains("bug"), "{err}");
+        let indented = "l:\n- [1repo \n  ]\n";
+        assert_eq!(apply(indented, &set(&[("l[0][0]", "q")])).unwrap(), "l:\n- [\"q\" \n  ]\n");
     }
 
     #[test]
