@@ -251,27 +251,43 @@ fn skip_blanks(text: &str, mut at: usize) -> usize {
     at
 }
 
-/// The colon after a key that ends at `key_end` (only white space between:
-/// after an explicit `? key` it can be on a line of its own).
+/// The colon after a key that ends at `key_end` (only white space between,
+/// or, after an explicit `? key`, lines and comments).
 fn colon_after(text: &str, key_end: usize) -> Option<usize> {
     let mut at = key_end;
-    while matches!(byte(text, at), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-        at += 1;
+    loop {
+        match byte(text, at)? {
+            b' ' | b'\t' | b'\r' | b'\n' => at += 1,
+            b'#' if at > key_end => at = line_end(text, at),
+            b':' => return Some(at),
+            _ => return None,
+        }
     }
-    (byte(text, at) == Some(b':')).then_some(at)
 }
 
-/// Where a mapping entry starts: its key, or the `?` before an explicit key.
+/// Where a mapping entry starts: its key, or the `?` before an explicit
+/// key (perhaps lines and comments before it).
 fn entry_start(text: &str, key: &Node) -> usize {
-    let before = slice(text, 0, key.start()).trim_end_matches([' ', '\t', '\r', '\n']);
-    match before.len().checked_sub(1) {
-        Some(mark)
-            if before.ends_with('?')
-                && slice(text, line_start(text, mark), mark).chars().all(|c| matches!(c, ' ' | '\t' | '-')) =>
-        {
-            mark
+    let mut at = key.start();
+    loop {
+        let line = line_start(text, at);
+        let before = slice(text, line, at);
+        if before.trim().is_empty() {
+            // The key starts its line: look at the line before, without its comment.
+            let Some(previous) = line.checked_sub(1) else { return key.start() };
+            let previous_start = line_start(text, previous);
+            let content = slice(text, previous_start, previous);
+            let comment = content
+                .char_indices()
+                .find(|&(i, c)| c == '#' && (i == 0 || content.get(..i).is_some_and(|s| s.ends_with([' ', '\t']))));
+            at = previous_start + comment.map_or(content.len(), |(i, _)| i);
+            continue;
         }
-        _ => key.start(),
+        let trimmed = before.trim_end();
+        return match trimmed.strip_suffix('?') {
+            Some(indent) if indent.chars().all(|c| matches!(c, ' ' | '\t' | '-')) => line + indent.len(),
+            _ => key.start(),
+        };
     }
 }
 
@@ -460,6 +476,7 @@ pub fn apply(text: &str, set: &[(KeyPath, String)]) -> Result<String, String> {
     // A value set inside a flow collection that spans lines, for the message
     // should the parser reject the result (see `check`).
     let mut in_multiline_flow = None;
+    let mut appended = Vec::new();
     for (index, (path, value)) in unique.iter().enumerate() {
         match resolve(&root, path)? {
             Target::Value { node, key, flow } => {
@@ -471,7 +488,11 @@ pub fn apply(text: &str, set: &[(KeyPath, String)]) -> Result<String, String> {
                 }
             }
             Target::Missing { map, key, depth, in_flow } => {
-                edits.push(append_key(text, path, map, key, value, depth, in_flow, index)?)
+                // The second key added to a flow mapping follows the first: always after a comma.
+                let first = !appended.contains(&map.start());
+                appended.push(map.start());
+                let append = Append { path, map, key, value, depth, in_flow, index, first };
+                edits.push(append_key(text, &append)?)
             }
         }
     }
@@ -612,18 +633,26 @@ fn block_edit(
     edit(body_end, format!("{new}{comment}"))
 }
 
-/// The edit appending `key: "value"` to `map`.
-#[allow(clippy::too_many_arguments)]
-fn append_key(
-    text: &str,
-    path: &KeyPath,
-    map: &Node,
-    key: &str,
-    value: &str,
+/// A key to append to a mapping.
+#[derive(Clone, Copy)]
+struct Append<'a> {
+    path: &'a KeyPath,
+    map: &'a Node,
+    key: &'a str,
+    value: &'a str,
+    /// Steps below the top level.
     depth: usize,
+    /// Whether `map` is inside a flow collection.
     in_flow: bool,
+    /// The index in `set`.
     index: usize,
-) -> Result<Edit, String> {
+    /// Whether no key was appended to `map` before.
+    first: bool,
+}
+
+/// The edit appending `key: "value"` to `map`.
+fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
+    let Append { path, map, key, value, depth, in_flow, index, first } = *append;
     let fail = |why: &str| Err(format!("cannot add {path}: {why}"));
     let key = key_text(key);
     // YAML allows an implicit key of at most 1024 characters.
@@ -648,6 +677,7 @@ fn append_key(
                 };
                 let before = slice(text, 0, close).trim_end();
                 let separator = match before.chars().last() {
+                    _ if !first => ", ",
                     _ if entries.is_empty() => "",
                     Some(',') if before.len() < close => "",
                     Some(',') => " ",
@@ -990,6 +1020,36 @@ mod tests {
         assert!(!err.contains("bug"), "{err}");
         let indented = "l:\n- [1repo \n  ]\n";
         assert_eq!(apply(indented, &set(&[("l[0][0]", "q")])).unwrap(), "l:\n- [\"q\" \n  ]\n");
+    }
+
+    /// Regression (found by the values fuzz target): the `:` of an explicit
+    /// key with an empty value, after comment lines, was not found, and a
+    /// new key went between the `? key` and its `:`.
+    #[test]
+    fn fuzz_crash_key_appended_between_an_explicit_key_and_its_colon() {
+        let before = "a: 1\n? k\n  # note\n:\n";
+        assert_eq!(apply(before, &set(&[("b", "2")])).unwrap(), "a: 1\n? k\n  # note\n:\nb: \"2\"\n");
+        assert_eq!(apply(before, &set(&[("k", "3")])).unwrap(), "a: 1\n? k\n  # note\n: \"3\"\n");
+    }
+
+    /// Regression (found by the values fuzz target): the same, with a
+    /// comment after the `?`.
+    #[test]
+    fn fuzz_crash_explicit_first_key_after_a_comment_sets_the_indentation() {
+        let before = "#image\n? #a:\r\n  333333333 pRoaq:";
+        let after = apply(before, &set(&[("i1ead", "x")])).unwrap();
+        assert_eq!(after, format!("{before}\r\ni1ead: \"x\""));
+    }
+
+    /// Regression (found by the values fuzz target): two keys appended to a
+    /// flow mapping without a comma to follow (empty, or with a trailing
+    /// comma) came out without a comma between them.
+    #[test]
+    fn fuzz_crash_two_keys_appended_to_a_flow_mapping_ending_in_a_comma() {
+        let wanted = set(&[("a.b", "v"), ("a.f", "g=h")]);
+        let after = apply("a: {1', 2,}\r\nl:\r\n-\r\n- [1, 2, ]", &wanted).unwrap();
+        assert_eq!(after, "a: {1', 2, b: \"v\", f: \"g=h\"}\r\nl:\r\n-\r\n- [1, 2, ]");
+        assert_eq!(apply("a: {}\n", &wanted).unwrap(), "a: {b: \"v\", f: \"g=h\"}\n");
     }
 
     #[test]
