@@ -251,15 +251,24 @@ fn skip_blanks(text: &str, mut at: usize) -> usize {
     at
 }
 
-/// The colon after a key that ends at `key_end` (only white space between,
-/// or, after an explicit `? key`, lines and comments).
-fn colon_after(text: &str, key_end: usize) -> Option<usize> {
-    let mut at = key_end;
+/// The `:` after a key: on the key's line, or, after an explicit `? key`,
+/// on a later line (past comments) at the column of the `?`.
+fn value_colon(text: &str, key: &Node) -> Option<usize> {
+    let key_end = extent_end(text, key);
+    let at = skip_blanks(text, key_end);
+    if byte(text, at) == Some(b':') {
+        return Some(at);
+    }
+    let mark = entry_start(text, key);
+    if mark == key.start() {
+        return None;
+    }
+    let mut at = at;
     loop {
         match byte(text, at)? {
             b' ' | b'\t' | b'\r' | b'\n' => at += 1,
-            b'#' if at > key_end => at = line_end(text, at),
-            b':' => return Some(at),
+            b'#' => at = line_end(text, at),
+            b':' if at - line_start(text, at) == mark - line_start(text, mark) => return Some(at),
             _ => return None,
         }
     }
@@ -330,8 +339,7 @@ fn extent_end(text: &str, node: &Node) -> usize {
         Node::Seq { flow: true, end, .. } => flow_close(text, *end, b']').map_or(*end, |at| at + 1),
         Node::Map { entries, end, .. } => match entries.last() {
             Some((key, value)) if is_empty_plain(text, value) => {
-                let key_end = extent_end(text, key);
-                colon_after(text, key_end).map_or(key_end, |colon| colon + 1)
+                value_colon(text, key).map_or_else(|| extent_end(text, key), |colon| colon + 1)
             }
             Some((_, value)) => extent_end(text, value),
             None => *end,
@@ -535,7 +543,7 @@ fn set_value(
     if is_empty_plain(text, node) {
         return match key {
             Some(key) => {
-                match colon_after(text, key.end()) {
+                match value_colon(text, key) {
                     Some(colon) => {
                         let after = skip_blanks(text, colon + 1);
                         let ends = match byte(text, after) {
@@ -598,7 +606,7 @@ fn block_edit(
             "cannot set {path}: it is a block scalar (| or >) {why}; replace it with a one-line value by hand first"
         ))
     };
-    let Some(colon) = colon_after(text, key.end()) else { return refuse("whose key has no `:` on its line") };
+    let Some(colon) = value_colon(text, key) else { return refuse("whose key has no `:` to be found") };
     let indicator = skip_blanks(text, colon + 1);
     if !matches!(byte(text, indicator), Some(b'|' | b'>')) {
         return refuse("with an anchor, tag or line break before its `|` or `>`");
@@ -690,8 +698,15 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
     if in_flow {
         return fail("its parent is a one-entry mapping inside a flow list [a: b]; write it as {a: b} first");
     }
-    let Some((first, _)) = entries.first() else { return fail("its parent mapping is empty") };
-    let first = entry_start(text, first);
+    // The indentation of the mapping's keys (a key that is itself a
+    // collection starts at its first item, not where its entry does).
+    let first = entries.iter().find_map(|(k, _)| {
+        let start = entry_start(text, k);
+        (start != k.start() || matches!(k, Node::Scalar { .. })).then_some(start)
+    });
+    let Some(first) = first else {
+        return fail("its parent mapping has no plain key to take the indentation from");
+    };
     let prefix = slice(text, line_start(text, first), first);
     if !prefix.chars().all(|c| matches!(c, ' ' | '\t' | '-')) {
         return fail("the indentation of its parent mapping cannot be told");
@@ -1050,6 +1065,26 @@ mod tests {
         let after = apply("a: {1', 2,}\r\nl:\r\n-\r\n- [1, 2, ]", &wanted).unwrap();
         assert_eq!(after, "a: {1', 2, b: \"v\", f: \"g=h\"}\r\nl:\r\n-\r\n- [1, 2, ]");
         assert_eq!(apply("a: {}\n", &wanted).unwrap(), "a: {b: \"v\", f: \"g=h\"}\n");
+    }
+
+    /// Regression (found by the values fuzz target): a mapping whose only
+    /// key is a list (`? - x`) gave new keys the indentation of that list's item.
+    #[test]
+    fn fuzz_crash_indentation_taken_from_a_key_that_is_a_list() {
+        let err = apply("  #a ~  \x0c\n?\r\n-", &set(&[("a2", "")])).unwrap_err();
+        assert_eq!(err, "cannot add a2: its parent mapping has no plain key to take the indentation from");
+        let after = apply("? - x\n: 1\nb: 2\n", &set(&[("c", "3")])).unwrap();
+        assert_eq!(after, "? - x\n: 1\nb: 2\nc: \"3\"\n");
+    }
+
+    /// Regression (found by the values fuzz target): the `:` found for an
+    /// explicit key with an empty value was a less indented one, the empty
+    /// key of the mapping around it; a key appended went into the wrong mapping.
+    #[test]
+    fn fuzz_crash_an_outer_mappings_colon_taken_for_that_of_an_explicit_key() {
+        let before = "a:\r\n   ?  x\n:\r\n   ?  x\n\t\t\t  ";
+        let after = apply(before, &set(&[("a.f", "w=q")])).unwrap();
+        assert_eq!(after, "a:\r\n   ?  x\n   f: \"w=q\"\n:\r\n   ?  x\n\t\t\t  ");
     }
 
     #[test]
