@@ -254,7 +254,7 @@ fn skip_blanks(text: &str, mut at: usize) -> usize {
 /// The `:` after a key: on the key's line, or, after an explicit `? key`,
 /// on a later line (past comments) at the column of the `?`.
 fn value_colon(text: &str, key: &Node) -> Option<usize> {
-    let key_end = extent_end(text, key);
+    let key_end = extent_end(text, key)?;
     let at = skip_blanks(text, key_end);
     if byte(text, at) == Some(b':') {
         return Some(at);
@@ -332,39 +332,55 @@ fn flow_close(text: &str, end: usize, close: u8) -> Option<usize> {
     }
 }
 
-/// Just past a node's last character, trailing brackets included.
-fn extent_end(text: &str, node: &Node) -> usize {
+/// Whether a collection is in flow style. The parser's tree says so for a
+/// block collection that starts with a flow one (`{a: 1}: b`, `- [a]`); its
+/// end is then not at a closing bracket.
+fn is_flow(text: &str, node: &Node) -> bool {
     match node {
-        Node::Map { flow: true, end, .. } => flow_close(text, *end, b'}').map_or(*end, |at| at + 1),
-        Node::Seq { flow: true, end, .. } => flow_close(text, *end, b']').map_or(*end, |at| at + 1),
+        Node::Map { flow: true, end, .. } => flow_close(text, *end, b'}').is_some(),
+        Node::Seq { flow: true, end, .. } => flow_close(text, *end, b']').is_some(),
+        _ => false,
+    }
+}
+
+/// Just past a node's last character, trailing brackets included; None
+/// when that cannot be told (an empty `?` key with an empty value ending a
+/// mapping: the parser places empty nodes at the next token).
+fn extent_end(text: &str, node: &Node) -> Option<usize> {
+    match node {
+        Node::Map { end, .. } if is_flow(text, node) => flow_close(text, *end, b'}').map(|at| at + 1),
+        Node::Seq { end, .. } if is_flow(text, node) => flow_close(text, *end, b']').map(|at| at + 1),
         Node::Map { entries, end, .. } => match entries.last() {
             Some((key, value)) if is_empty_plain(text, value) => {
-                value_colon(text, key).map_or_else(|| extent_end(text, key), |colon| colon + 1)
+                if is_empty_plain(text, key) {
+                    return None;
+                }
+                value_colon(text, key).map(|colon| colon + 1).or_else(|| extent_end(text, key))
             }
             Some((_, value)) => extent_end(text, value),
-            None => *end,
+            None => Some(*end),
         },
         Node::Seq { items, end, .. } => match items.last() {
-            Some(item) if is_empty_plain(text, item) => item.start(),
+            Some(item) if is_empty_plain(text, item) => Some(item.start()),
             Some(item) => extent_end(text, item),
-            None => *end,
+            None => Some(*end),
         },
-        Node::Scalar { block: true, .. } => block_end(text, node),
-        Node::Scalar { end, .. } | Node::Other { end, .. } => *end,
+        Node::Scalar { block: true, .. } => Some(block_end(text, node)),
+        Node::Scalar { end, .. } | Node::Other { end, .. } => Some(*end),
     }
 }
 
 /// The last node a block collection ends with (an explicit `? key` when its value is empty).
 fn last_leaf<'a>(text: &str, node: &'a Node) -> &'a Node {
     match node {
-        Node::Map { entries, flow: false, .. } => entries.last().map_or(node, |(key, value)| {
+        Node::Map { entries, .. } if !is_flow(text, node) => entries.last().map_or(node, |(key, value)| {
             if is_empty_plain(text, value) {
                 last_leaf(text, key)
             } else {
                 last_leaf(text, value)
             }
         }),
-        Node::Seq { items, flow: false, .. } => items.last().map_or(node, |item| last_leaf(text, item)),
+        Node::Seq { items, .. } if !is_flow(text, node) => items.last().map_or(node, |item| last_leaf(text, item)),
         _ => node,
     }
 }
@@ -404,7 +420,7 @@ enum Target<'a> {
     Missing { map: &'a Node, key: &'a str, depth: usize, in_flow: bool },
 }
 
-fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> {
+fn resolve<'a>(text: &str, root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> {
     let fail = |why: String| Err(format!("cannot set {path}: {why}"));
     let mut node = root;
     // Whether `node` sits inside a flow collection.
@@ -414,11 +430,11 @@ fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> 
     for (i, step) in path.steps.iter().enumerate() {
         let parent = name_of(path, i);
         let next = match (step, node) {
-            (Step::Key(key), Node::Map { entries, flow, .. }) => {
+            (Step::Key(key), Node::Map { entries, .. }) => {
                 let found = entries.iter().find(|(k, _)| k.scalar() == Some(key.as_str()));
                 match found {
                     Some((k, v)) if i == last => {
-                        let flow = outer_flow.or((*flow).then_some(node));
+                        let flow = outer_flow.or(is_flow(text, node).then_some(node));
                         return Ok(Target::Value { node: v, key: Some(k), flow });
                     }
                     Some((_, v)) => v,
@@ -433,7 +449,7 @@ fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> 
             }
             (Step::Index(index), Node::Seq { items, .. }) => match items.get(*index) {
                 Some(item) if i == last => {
-                    let flow = outer_flow.or(node_is_flow(node).then_some(node));
+                    let flow = outer_flow.or(is_flow(text, node).then_some(node));
                     return Ok(Target::Value { node: item, key: None, flow });
                 }
                 Some(item) => item,
@@ -448,17 +464,13 @@ fn resolve<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, String> 
             (Step::Key(_), _) => return fail(format!("{parent} is {}, not a mapping", describe(node))),
             (Step::Index(_), _) => return fail(format!("{parent} is {}, not a list", describe(node))),
         };
-        if node_is_flow(node) {
+        if is_flow(text, node) {
             in_flow = true;
             outer_flow = outer_flow.or(Some(node));
         }
         node = next;
     }
     fail("the path is empty".into())
-}
-
-fn node_is_flow(node: &Node) -> bool {
-    matches!(node, Node::Map { flow: true, .. } | Node::Seq { flow: true, .. })
 }
 
 /// Sets each path to its value, double-quoted. Returns the new text (equal
@@ -486,11 +498,13 @@ pub fn apply(text: &str, set: &[(KeyPath, String)]) -> Result<String, String> {
     let mut in_multiline_flow = None;
     let mut appended = Vec::new();
     for (index, (path, value)) in unique.iter().enumerate() {
-        match resolve(&root, path)? {
+        match resolve(text, &root, path)? {
             Target::Value { node, key, flow } => {
                 if let Some(edit) = set_value(text, path, node, key, flow.is_some(), value, index)? {
                     edits.push(edit);
-                    if flow.is_some_and(|f| slice(text, f.start(), extent_end(text, f)).contains('\n')) {
+                    let spans_lines =
+                        |f: &Node| extent_end(text, f).is_none_or(|end| slice(text, f.start(), end).contains('\n'));
+                    if flow.is_some_and(spans_lines) {
                         in_multiline_flow = in_multiline_flow.or(Some(*path));
                     }
                 }
@@ -669,11 +683,13 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
     }
     let entry = format!("{key}: {}", quote(value));
     let edit = |at: usize, text: String| Ok(Edit { start: at, end: at, text, class: 1, depth, index });
-    let Node::Map { entries, flow, end, .. } = map else { return fail("its parent is not a mapping") };
-    if *flow {
+    let Node::Map { entries, end, .. } = map else { return fail("its parent is not a mapping") };
+    if is_flow(text, map) {
         return match entries.last() {
             Some((_, last)) if !is_empty_plain(text, last) => {
-                let at = extent_end(text, last);
+                let Some(at) = extent_end(text, last) else {
+                    return fail("the end of its flow mapping's last value cannot be told; add the key by hand");
+                };
                 if odd_tail(text, at).is_some() {
                     return fail("the last value of its flow mapping ends in unusual white space; add the key by hand");
                 }
@@ -712,12 +728,18 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
         return fail("the indentation of its parent mapping cannot be told");
     }
     let indent = " ".repeat(prefix.chars().count());
-    let end = extent_end(text, map);
+    let Some(end) = extent_end(text, map) else {
+        return fail("its parent mapping ends in an empty `?` key, after which a key cannot be placed; add it by hand");
+    };
     if odd_tail(text, end).is_some() {
         return fail("the last value of its mapping ends in unusual white space; add the key by hand");
     }
     let mut at = line_end(text, end);
     let leaf = last_leaf(text, map);
+    if matches!(leaf, Node::Scalar { value, quoted: false, .. } if value.is_empty()) && !is_empty_plain(text, leaf) {
+        // `&anchor` or `!tag` with nothing after it: the parser may take the next line for its value.
+        return fail("its parent mapping ends in an anchor or tag without a value; add the key by hand");
+    }
     if matches!(leaf, Node::Scalar { block: true, .. }) {
         // White-space lines after a block scalar can be its text (`|+`, or
         // more indented than its text); the new key goes after them all.
@@ -1085,6 +1107,29 @@ mod tests {
         let before = "a:\r\n   ?  x\n:\r\n   ?  x\n\t\t\t  ";
         let after = apply(before, &set(&[("a.f", "w=q")])).unwrap();
         assert_eq!(after, "a:\r\n   ?  x\n   f: \"w=q\"\n:\r\n   ?  x\n\t\t\t  ");
+    }
+
+    /// Regression (found by the values fuzz target): a key appended after
+    /// an anchor without a value (`- &a` ending the file) was read as that
+    /// anchor's node.
+    #[test]
+    fn fuzz_crash_key_appended_after_a_dangling_anchor() {
+        let err = apply("{d: &e}: {d: &e}\r\nl:\r\n-\r\n- &/", &set(&[("-", "=")])).unwrap_err();
+        assert_eq!(
+            err,
+            "cannot add -: its parent mapping ends in an anchor or tag without a value; add the key by hand"
+        );
+    }
+
+    /// Regression (found by the values fuzz target): the parser's tree
+    /// marks a block collection that starts with a flow one (`{d: e}: f`,
+    /// `- [a]`) as flow; keys were appended to it in flow style.
+    #[test]
+    fn fuzz_crash_block_collection_starting_with_a_flow_one_taken_for_flow() {
+        let after = apply("{d: e}: f\nl:\n- [a]\n", &set(&[("k", "v"), ("m", "w")])).unwrap();
+        assert_eq!(after, "{d: e}: f\nl:\n- [a]\nk: \"v\"\nm: \"w\"\n");
+        let err = apply("a:\r\n\n\n ?\r\n-g:\r\n- [+geP ]", &set(&[("a.b", "v")])).unwrap_err();
+        assert!(err.starts_with("cannot add a.b: its parent mapping ends in an empty `?` key"), "{err}");
     }
 
     #[test]
