@@ -259,17 +259,22 @@ fn value_colon(text: &str, key: &Node) -> Option<usize> {
     if byte(text, at) == Some(b':') {
         return Some(at);
     }
+    // Only a plain key tells where its `?` is (see `entry_start`).
     let mark = entry_start(text, key);
-    if mark == key.start() {
+    if mark == key.start() || !matches!(key, Node::Scalar { .. }) {
         return None;
     }
-    let mut at = at;
+    next_token(text, at)
+        .filter(|&at| byte(text, at) == Some(b':') && at - line_start(text, at) == mark - line_start(text, mark))
+}
+
+/// The next character at or after `at` that is not white space or in a comment.
+fn next_token(text: &str, mut at: usize) -> Option<usize> {
     loop {
         match byte(text, at)? {
             b' ' | b'\t' | b'\r' | b'\n' => at += 1,
             b'#' => at = line_end(text, at),
-            b':' if at - line_start(text, at) == mark - line_start(text, mark) => return Some(at),
-            _ => return None,
+            _ => return Some(at),
         }
     }
 }
@@ -355,7 +360,13 @@ fn extent_end(text: &str, node: &Node) -> Option<usize> {
                 if is_empty_plain(text, key) {
                     return None;
                 }
-                value_colon(text, key).map(|colon| colon + 1).or_else(|| extent_end(text, key))
+                if let Some(colon) = value_colon(text, key) {
+                    return Some(colon + 1);
+                }
+                // A `:` after a key that is a collection may be its own or an outer mapping's.
+                let key_end = extent_end(text, key)?;
+                let colon_follows = next_token(text, key_end).is_some_and(|at| byte(text, at) == Some(b':'));
+                (matches!(key, Node::Scalar { .. }) || !colon_follows).then_some(key_end)
             }
             Some((_, value)) => extent_end(text, value),
             None => Some(*end),
@@ -714,12 +725,10 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
     if in_flow {
         return fail("its parent is a one-entry mapping inside a flow list [a: b]; write it as {a: b} first");
     }
-    // The indentation of the mapping's keys (a key that is itself a
-    // collection starts at its first item, not where its entry does).
-    let first = entries.iter().find_map(|(k, _)| {
-        let start = entry_start(text, k);
-        (start != k.start() || matches!(k, Node::Scalar { .. })).then_some(start)
-    });
+    // The indentation of the mapping's keys, from a plain key's entry (a
+    // key that is itself a collection starts at its first item, perhaps
+    // after an explicit `?` of its own, not where its entry does).
+    let first = entries.iter().find(|(k, _)| matches!(k, Node::Scalar { .. })).map(|(k, _)| entry_start(text, k));
     let Some(first) = first else {
         return fail("its parent mapping has no plain key to take the indentation from");
     };
@@ -729,7 +738,7 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
     }
     let indent = " ".repeat(prefix.chars().count());
     let Some(end) = extent_end(text, map) else {
-        return fail("its parent mapping ends in an empty `?` key, after which a key cannot be placed; add it by hand");
+        return fail("its parent mapping ends in an explicit `?` key whose end cannot be told; add the key by hand");
     };
     if odd_tail(text, end).is_some() {
         return fail("the last value of its mapping ends in unusual white space; add the key by hand");
@@ -997,11 +1006,16 @@ mod tests {
 
     /// Regression (found by the values fuzz target): a mapping whose first
     /// key is explicit (`? key`) got new keys indented like that key's text.
+    /// Where the only keys are mappings (`? c: 1`), there is no telling.
     #[test]
     fn fuzz_crash_explicit_first_key_sets_the_indentation_not_its_text() {
-        let before = "?\r\n\r\n  c:\t \t  \t";
+        let err = apply("?\r\n\r\n  c:\t \t  \t", &set(&[("k", "0")])).unwrap_err();
+        assert_eq!(err, "cannot add k: its parent mapping has no plain key to take the indentation from");
+        let before = "?\r\n\r\n  c:\t \t  \t\r\nd: 1";
         let after = apply(before, &set(&[("k", "0"), ("gima\"t*g", "hi")])).unwrap();
-        assert_eq!(after, "?\r\n\r\n  c:\t \t  \t\r\nk: \"0\"\r\n\"gima\\\"t*g\": \"hi\"");
+        assert_eq!(after, format!("{before}\r\nk: \"0\"\r\n\"gima\\\"t*g\": \"hi\""));
+        let after = apply("?\r\n ? mag\x05\nPPPPPPpPPts: ", &set(&[("k", "v")])).unwrap();
+        assert_eq!(after, "?\r\n ? mag\x05\nPPPPPPpPPts: \r\nk: \"v\"");
         let after = apply("top:\n  ? a\n  :\n", &set(&[("top.a", "1"), ("top.b", "2")])).unwrap();
         assert_eq!(after, "top:\n  ? a\n  : \"1\"\n  b: \"2\"\n");
     }
@@ -1073,7 +1087,7 @@ mod tests {
     /// comment after the `?`.
     #[test]
     fn fuzz_crash_explicit_first_key_after_a_comment_sets_the_indentation() {
-        let before = "#image\n? #a:\r\n  333333333 pRoaq:";
+        let before = "#image\n? #a:\r\n  333333333 pRoaq\r\n: 1";
         let after = apply(before, &set(&[("i1ead", "x")])).unwrap();
         assert_eq!(after, format!("{before}\r\ni1ead: \"x\""));
     }
@@ -1129,7 +1143,20 @@ mod tests {
         let after = apply("{d: e}: f\nl:\n- [a]\n", &set(&[("k", "v"), ("m", "w")])).unwrap();
         assert_eq!(after, "{d: e}: f\nl:\n- [a]\nk: \"v\"\nm: \"w\"\n");
         let err = apply("a:\r\n\n\n ?\r\n-g:\r\n- [+geP ]", &set(&[("a.b", "v")])).unwrap_err();
-        assert!(err.starts_with("cannot add a.b: its parent mapping ends in an empty `?` key"), "{err}");
+        assert!(err.starts_with("cannot add a.b: its parent mapping ends in an explicit `?` key"), "{err}");
+    }
+
+    /// Regression (found by the values fuzz target): a key that is a
+    /// mapping with its own explicit `?` (`?\n ? a`) gave new keys the
+    /// indentation of that inner `?`.
+    #[test]
+    fn fuzz_crash_indentation_taken_from_the_question_mark_inside_a_key() {
+        let after = apply("?\n ? a\nb: ", &set(&[("k", "v")])).unwrap();
+        assert_eq!(after, "?\n ? a\nb: \nk: \"v\"");
+        let err = apply("x: 1\n? {a: 1}\n:\n", &set(&[("k", "v")])).unwrap_err();
+        assert!(err.contains("explicit `?` key whose end cannot be told"), "{err}");
+        let after = apply("x: 1\n? {a: 1}\n", &set(&[("k", "v")])).unwrap();
+        assert_eq!(after, "x: 1\n? {a: 1}\nk: \"v\"\n");
     }
 
     #[test]
