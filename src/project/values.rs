@@ -45,7 +45,7 @@ impl KeyPath {
         while !rest.is_empty() || want_key {
             if want_key {
                 let len = rest.find(['.', '[', ']']).unwrap_or(rest.len());
-                let (key, after) = rest.split_at(len);
+                let (key, after) = rest.split_at_checked(len).unwrap_or((rest, ""));
                 if key.is_empty() {
                     return if after.starts_with(']') {
                         bad("it has a `]` without its `[`")
@@ -61,7 +61,7 @@ impl KeyPath {
                 want_key = true;
             } else if let Some(after) = rest.strip_prefix('[') {
                 let Some(close) = after.find(']') else { return bad("it has a `[` without its `]`") };
-                let (digits, after) = after.split_at(close);
+                let (digits, after) = after.split_at_checked(close).unwrap_or((after, ""));
                 let canonical = !digits.is_empty()
                     && digits.bytes().all(|b| b.is_ascii_digit())
                     && (digits == "0" || !digits.starts_with('0'));
