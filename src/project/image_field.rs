@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use super::overlay::WantedImage;
-use super::yaml::{content_start, parse_documents, Node, Shape};
+use super::yaml::{content_start, double_quoted, parse_documents, Node, Shape};
 
 /// The reference the projector writes: `name[:tag]@digest`.
 pub fn reference(name: &str, want: &WantedImage) -> String {
@@ -92,26 +92,6 @@ fn group(fields: &[Field]) -> BTreeMap<String, Vec<String>> {
     found
 }
 
-/// A YAML double-quoted scalar of `value`. What YAML does not allow
-/// printed, and what some readers take for a line break or byte order mark,
-/// is escaped.
-fn quoted(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 struct Edit {
     /// The scalar node's start, as the parser has it (properties included).
     node: usize,
@@ -144,7 +124,7 @@ pub fn apply(text: &str, wanted: &BTreeMap<String, WantedImage>) -> Result<Strin
         }
         seen.insert(name);
         let value = reference(name, want);
-        let replacement = quoted(&value);
+        let replacement = double_quoted(&value);
         let (node, end) = (field.node.start(), field.node.end());
         let start = content_start(text, node, end);
         if text.get(start..end) != Some(replacement.as_str()) {
@@ -173,7 +153,7 @@ pub fn apply(text: &str, wanted: &BTreeMap<String, WantedImage>) -> Result<Strin
     for edit in &edits {
         let kept = text.get(copied..edit.start).ok_or_else(|| refuse("overlap or split a character"))?;
         out.push_str(kept);
-        out.push_str(&quoted(&edit.value));
+        out.push_str(&double_quoted(&edit.value));
         copied = edit.end;
     }
     out.push_str(text.get(copied..).ok_or_else(|| refuse("split a character"))?);

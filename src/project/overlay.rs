@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::yaml::{parse, Node, Shape};
+use super::yaml::{double_quoted, line_end, line_start, parse, Node, Shape};
 
 /// What an entry should say: digest and tag (None: no `newTag`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,19 +52,6 @@ struct Edit {
     text: String,
     /// Among edits at one position, higher goes first in the output.
     order: u8,
-}
-
-fn quoted(value: &str) -> String {
-    format!("\"{value}\"")
-}
-
-fn line_start(text: &str, at: usize) -> usize {
-    text[..at].rfind('\n').map_or(0, |i| i + 1)
-}
-
-/// Just past the end of the line holding `at` (past its newline, if any).
-fn line_end(text: &str, at: usize) -> usize {
-    text[at..].find('\n').map_or(text.len(), |i| at + i + 1)
 }
 
 /// Sets the wanted images in `text`; returns the new text (equal when nothing changes).
@@ -166,17 +153,19 @@ fn block_entries_with(missing: &[(&String, &WantedImage)], dash_indent: &str, ke
     for (name, want) in missing {
         out.push_str(&format!("{dash_indent}-{key_gap}name: {name}{eol}"));
         if let Some(tag) = &want.tag {
-            out.push_str(&format!("{key_indent}newTag: {}{eol}", quoted(tag)));
+            out.push_str(&format!("{key_indent}newTag: {}{eol}", double_quoted(tag)));
         }
-        out.push_str(&format!("{key_indent}digest: {}{eol}", quoted(&want.digest)));
+        out.push_str(&format!("{key_indent}digest: {}{eol}", double_quoted(&want.digest)));
     }
     out
 }
 
 fn flow_entry(name: &str, want: &WantedImage) -> String {
     match &want.tag {
-        Some(tag) => format!("{{name: {name}, newTag: {}, digest: {}}}", quoted(tag), quoted(&want.digest)),
-        None => format!("{{name: {name}, digest: {}}}", quoted(&want.digest)),
+        Some(tag) => {
+            format!("{{name: {name}, newTag: {}, digest: {}}}", double_quoted(tag), double_quoted(&want.digest))
+        }
+        None => format!("{{name: {name}, digest: {}}}", double_quoted(&want.digest)),
     }
 }
 
@@ -190,12 +179,12 @@ fn edit_entry(text: &str, item: &Node, want: &WantedImage, eol: &str, edits: &mu
         let existing = entries.iter().enumerate().find(|(_, (k, _))| k.scalar() == Some(key));
         match (existing, value) {
             (Some((_, (_, Node::Scalar { start, end, .. }))), Some(value)) => {
-                if text[*start..*end] != quoted(value) {
-                    edits.push(Edit { start: *start, end: *end, text: quoted(value), order: 1 });
+                if text[*start..*end] != double_quoted(value) {
+                    edits.push(Edit { start: *start, end: *end, text: double_quoted(value), order: 1 });
                 }
             }
             (Some(_), Some(_)) => return Err(format!("has a {key} that is not a plain value")),
-            (None, Some(value)) => additions.push(format!("{key}: {}", quoted(value))),
+            (None, Some(value)) => additions.push(format!("{key}: {}", double_quoted(value))),
             (Some((index, (k, v))), None) => edits.push(removal(text, entries, index, k, v, *flow)?),
             (None, None) => {}
         }

@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use super::yaml::{parse_documents, Node, Shape};
+use super::yaml::{double_quoted, line_end, line_start, parse_documents, Node, Shape};
 
 /// A dotted key path: `image.tag`, `sidecars[0].image`, `a.b[2][0].c`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -176,28 +176,6 @@ struct Edit {
     index: usize,
 }
 
-/// `value` as a double-quoted YAML scalar.
-fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{2028}' | '\u{2029}' | '\u{85}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)))
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// A key to append: plain when YAML (1.1 or 1.2) reads it back as that same
 /// string, double-quoted otherwise.
 fn key_text(key: &str) -> String {
@@ -210,7 +188,7 @@ fn key_text(key: &str) -> String {
     if plain {
         key.to_string()
     } else {
-        quote(key)
+        double_quoted(key)
     }
 }
 
@@ -220,15 +198,6 @@ fn byte(text: &str, at: usize) -> Option<u8> {
 
 fn slice(text: &str, start: usize, end: usize) -> &str {
     text.get(start..end).unwrap_or_default()
-}
-
-fn line_start(text: &str, at: usize) -> usize {
-    text.get(..at).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1)
-}
-
-/// Just past the end of the line holding `at` (past its newline, if any).
-fn line_end(text: &str, at: usize) -> usize {
-    text.get(at..).and_then(|s| s.find('\n')).map_or(text.len(), |i| at + i + 1)
 }
 
 /// Where the line holding `at` ends, before its line break.
@@ -545,7 +514,7 @@ fn set_value(
     index: usize,
 ) -> Result<Option<Edit>, String> {
     let fail = |why: &str| Err(format!("cannot set {path}: {why}"));
-    let new = quote(value);
+    let new = double_quoted(value);
     let edit = |start: usize, end: usize, text: String| Ok(Some(Edit { start, end, text, class: 0, depth: 0, index }));
     let (start, end, block) = match node {
         Node::Scalar { start, end, block, .. } => (*start, *end, *block),
@@ -692,7 +661,7 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
     if key.chars().count() > 1000 {
         return fail("its key is too long to be written as a YAML key");
     }
-    let entry = format!("{key}: {}", quote(value));
+    let entry = format!("{key}: {}", double_quoted(value));
     let edit = |at: usize, text: String| Ok(Edit { start: at, end: at, text, class: 1, depth, index });
     let Node::Map { entries, end, .. } = map else { return fail("its parent is not a mapping") };
     if is_flow(text, map) {
@@ -1022,21 +991,19 @@ mod tests {
 
     /// Regression (found by the values fuzz target): a plain scalar ending
     /// in a form feed (text to YAML, white space to Rust's `trim_end`) was
-    /// replaced without it, leaving `"new"\x0c` that does not parse.
+    /// replaced without it, leaving `"new"\x0c` that does not parse. The
+    /// scalar's span now keeps it (yaml.rs), so the whole value is replaced.
     #[test]
-    fn fuzz_crash_scalar_ending_in_a_form_feed_is_refused() {
+    fn fuzz_crash_scalar_ending_in_a_form_feed_is_replaced_whole() {
         let before = "l:\r\n- [1\x0c, 2, ]\r\nm: {a: 1\x0c}\n";
-        let err = apply(before, &set(&[("l[0][0]", "x")])).unwrap_err();
-        assert_eq!(
-            err,
-            "cannot set l[0][0]: its text ends in U+000C, white space to Rust but text to YAML; set it by hand"
-        );
-        assert!(apply(before, &set(&[("m.b", "x")])).unwrap_err().contains("unusual white space"));
+        let after = apply(before, &set(&[("l[0][0]", "x")])).unwrap();
+        assert_eq!(after, "l:\r\n- [\"x\", 2, ]\r\nm: {a: 1\x0c}\n");
+        assert_eq!(apply(before, &set(&[("m.b", "x")])).unwrap(), "l:\r\n- [1\x0c, 2, ]\r\nm: {a: 1\x0c, b: \"x\"}\n");
         assert_eq!(apply(before, &set(&[("l[0][1]", "x")])).unwrap(), "l:\r\n- [1\x0c, \"x\", ]\r\nm: {a: 1\x0c}\n");
         // Also when the form feed is on a line of its own, continuing a plain scalar.
         let before = "a:\r\n  b\x16# d\r\n    \x0c";
-        assert!(apply(before, &set(&[("k", "v")])).unwrap_err().contains("unusual white space"));
-        assert!(apply(before, &set(&[("a", "v")])).unwrap_err().contains("U+000C"));
+        assert_eq!(apply(before, &set(&[("k", "v")])).unwrap(), "a:\r\n  b\x16# d\r\n    \x0c\r\nk: \"v\"");
+        assert_eq!(apply(before, &set(&[("a", "v")])).unwrap(), "a:\r\n  \"v\"");
     }
 
     /// Regression (found by the values fuzz target): a white-space line

@@ -257,6 +257,40 @@ pub fn content_start(text: &str, start: usize, end: usize) -> usize {
     at
 }
 
+/// `value` as a double-quoted YAML scalar. What YAML does not allow
+/// printed, and what some readers take for a line break or byte order mark,
+/// is escaped.
+pub fn double_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{2028}' | '\u{2029}' | '\u{85}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Where the line holding `at` starts.
+pub fn line_start(text: &str, at: usize) -> usize {
+    text.get(..at).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1)
+}
+
+/// Just past the end of the line holding `at` (past its newline, if any).
+pub fn line_end(text: &str, at: usize) -> usize {
+    text.get(at..).and_then(|s| s.find('\n')).map_or(text.len(), |i| at + i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
