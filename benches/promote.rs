@@ -1,6 +1,7 @@
 //! `promote --commit` as a user runs it (the release binary, a real git
-//! repo), on ledgers of 1k and 100k records over 50 apps. Appending must not
-//! cost more as the ledger grows.
+//! repo), on ledgers of 1k and 100k records over 50 apps, and at 100k over
+//! 100 apps each with a kustomize overlay per environment (the append then
+//! rewrites one overlay too). Appending must not cost more as the ledger grows.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failing loudly is right
 
@@ -12,6 +13,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 #[path = "support/ledger_fixture.rs"]
 mod fixture;
+use fixture::Layout;
 
 const APPS: usize = 50;
 
@@ -29,11 +31,20 @@ fn promote_commit(c: &mut Criterion) {
     let binary = binary();
     let mut group = c.benchmark_group("promote --commit");
     group.sample_size(20);
-    for records in [1_000usize, 100_000] {
-        let repo = fixture::ledger(&fixture::fixture_dir(&format!("promote-{records}")), records, APPS);
+    for (label, records) in [("1000", 1_000usize), ("100000", 100_000), ("100000 with overlays", 100_000)] {
+        let repo = if label.ends_with("overlays") {
+            fixture::ledger_with_layout(
+                &fixture::fixture_dir("promote-overlays-100000"),
+                records,
+                100,
+                Layout::Overlays,
+            )
+        } else {
+            fixture::ledger(&fixture::fixture_dir(&format!("promote-{records}")), records, APPS)
+        };
         let counter = AtomicU64::new(0);
         // Each iteration appends a fresh dev digest to app-007, one minute after the last.
-        group.bench_with_input(BenchmarkId::from_parameter(records), &records, |b, _| {
+        group.bench_with_input(BenchmarkId::from_parameter(label), &records, |b, _| {
             b.iter(|| {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let digest = format!("sha256:{:064x}", 0xbe9c_0000_0000u64 + n + records as u64 * 1_000_000);

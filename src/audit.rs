@@ -13,9 +13,8 @@ use serde::Serialize;
 use crate::chain::AppHistory;
 use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile, APPS_DIR};
-use crate::policy::{Policy, POLICY_DIR};
-use crate::project::overlay::read_images;
-use crate::project::{drift, plan_overlays, read_optional, versions_entry, AppState, VERSIONS_PATH};
+use crate::policy::{Policy, Target, POLICY_DIR};
+use crate::project::{drift, plan_targets, read_optional, targets, versions_entry, AppState, VERSIONS_PATH};
 use crate::record::{Name, Record};
 use crate::rules::Policies;
 use crate::store::{changed_files, Change, CommitInfo, GitRepo, GitTree, Snapshot, StoreError};
@@ -112,29 +111,6 @@ fn commits(repo: &GitRepo, tip: gix::ObjectId, all_parents: bool) -> Result<Vec<
     Ok(out)
 }
 
-/// Whether `path` is an overlay the template names, and for which app and env.
-fn overlay_of(template: &str, path: &str) -> Option<(Name, Name)> {
-    let parts: Vec<&str> = template.split('/').collect();
-    let actual: Vec<&str> = path.split('/').collect();
-    if parts.len() != actual.len() {
-        return None;
-    }
-    let (mut app, mut env) = (None, None);
-    for (pattern, value) in parts.iter().zip(&actual) {
-        if pattern.contains("{app}") || pattern.contains("{env}") {
-            // Components like "{app}" or "{env}" (the template's usual form).
-            match *pattern {
-                "{app}" => app = Some(Name::parse(value).ok()?),
-                "{env}" => env = Some(Name::parse(value).ok()?),
-                _ => return None,
-            }
-        } else if pattern != value {
-            return None;
-        }
-    }
-    Some((app?, env?))
-}
-
 fn app_of(path: &str) -> Option<Name> {
     let rest = path.strip_prefix(APPS_DIR)?.strip_prefix('/')?;
     Name::parse(rest.split('/').next()?).ok()
@@ -228,7 +204,7 @@ fn check_commit(
     // commit; before the first policy there is nothing to project.
     let ledger = Ledger::load(diff.head)?;
     let Some(policy) = ledger.newest_policy().map(|p| &p.policy) else { return Ok(()) };
-    check_overlays(&mut findings, diff, policy, ledger.policies(), records)?;
+    check_targets(&mut findings, diff, policy, ledger.policies(), records)?;
     check_versions(&mut findings, diff, &touched_apps, ledger.policies(), records)
 }
 
@@ -314,29 +290,42 @@ fn is_approval(diff: &Diff, path: &str) -> bool {
     }
 }
 
-/// Changed overlays: each must be what the ledger at this commit projects.
-fn check_overlays(
+/// Changed target files: what each app writes there must be what the
+/// ledger at this commit projects.
+fn check_targets(
     findings: &mut Findings,
     diff: &Diff,
     policy: &Policy,
     policies: Policies,
     records: &mut RecordCache,
 ) -> Result<(), StoreError> {
-    let Some(template) = &policy.overlay else { return Ok(()) };
-    let mut overlays: BTreeMap<Name, Vec<String>> = BTreeMap::new();
+    let targets = policy.targets();
+    let mut by_app: BTreeMap<Name, BTreeSet<String>> = BTreeMap::new();
+    let mut target_of: BTreeMap<&String, (&Target, Option<Name>)> = BTreeMap::new();
     for path in diff.changes.keys() {
-        if let Some((app, _env)) = overlay_of(template, path) {
-            overlays.entry(app).or_default().push(path.clone());
+        for target in targets.iter() {
+            let Some((app, env)) = target.file_of(path) else { continue };
+            // A file of an app or environment the target does not serve is not the ledger's.
+            let apps = match &app {
+                Some(app) if target.serves(app, &env) => vec![app.clone()],
+                Some(_) => continue,
+                None if target.envs.as_ref().is_some_and(|envs| !envs.contains(&env)) => continue,
+                None => apps_in(diff.head)?.into_iter().filter(|app| target.serves(app, &env)).collect(),
+            };
+            target_of.entry(path).or_insert((target, app));
+            for app in apps {
+                by_app.entry(app).or_default().insert(path.clone());
+            }
         }
     }
-    for (app, paths) in overlays {
+    let mut projected: BTreeSet<String> = BTreeSet::new();
+    for (app, paths) in by_app {
         let state = records.state(diff.head, &app, policies)?;
-        let files: Vec<_> = plan_overlays(diff.head, policy, std::slice::from_ref(&state))
+        let files: Vec<_> = plan_targets(diff.head, policy, std::slice::from_ref(&state), |p| paths.contains(p))
             .into_iter()
             .filter_map(Result::ok)
-            .filter(|f| paths.contains(&f.path))
             .collect();
-        let projected: BTreeSet<&String> = files.iter().map(|f| &f.path).collect();
+        projected.extend(files.iter().map(|f| f.path.clone()));
         for violation in drift(&files) {
             findings.push(
                 FindingKind::UnbackedChange,
@@ -345,33 +334,39 @@ fn check_overlays(
                 format!("{} (commit changes it without a record to project it)", violation.message),
             );
         }
-        // A changed overlay of an image the ledger does not set is outside the ledger's concern,
-        // but a changed overlay for an environment with no state at all is unbacked.
-        for path in &paths {
-            if !projected.contains(path)
-                && diff.changes.get(path) != Some(&Change::Deleted)
-                && sets_new_images(diff, path)?
-            {
-                findings.push(
-                    FindingKind::UnbackedChange,
-                    true,
-                    path,
-                    format!("sets images for {app} that the ledger at this commit does not project"),
-                );
-            }
+    }
+    // A changed file of an image the ledger does not set is outside the
+    // ledger's concern, but one that sets images where no app has a state is unbacked.
+    for (path, (target, app)) in target_of {
+        if !projected.contains(path)
+            && diff.changes.get(path) != Some(&Change::Deleted)
+            && sets_new_values(diff, path, target)?
+        {
+            let whose = app.map(|app| format!(" for {app}")).unwrap_or_default();
+            findings.push(
+                FindingKind::UnbackedChange,
+                true,
+                path,
+                format!("sets images{whose} that the ledger at this commit does not project"),
+            );
         }
     }
     Ok(())
 }
 
-/// Whether the commit changes the images the overlay at `path` sets, to a
-/// non-empty list. An overlay that does not parse sets none.
-fn sets_new_images(diff: &Diff, path: &str) -> Result<bool, StoreError> {
-    let images = |tree: &GitTree| -> Result<_, StoreError> {
-        Ok(read_optional(tree, path)?.and_then(|b| read_images(&String::from_utf8_lossy(&b)).ok()))
+/// The apps of the ledger in `tree`.
+fn apps_in(tree: &GitTree) -> Result<Vec<Name>, StoreError> {
+    Ok(tree.list(APPS_DIR)?.into_iter().filter_map(|e| Name::parse(&e.name).ok()).collect())
+}
+
+/// Whether the commit changes what `target` reads in the file at `path`,
+/// to something. A file that does not parse sets nothing.
+fn sets_new_values(diff: &Diff, path: &str, target: &Target) -> Result<bool, StoreError> {
+    let values = |tree: &GitTree| -> Result<_, StoreError> {
+        Ok(read_optional(tree, path)?.and_then(|b| targets::values_read(target, &String::from_utf8_lossy(&b))))
     };
-    let (before, after) = (images(diff.parent)?, images(diff.head)?);
-    Ok(before != after && after.as_ref().is_some_and(|a| !a.is_empty()))
+    let (before, after) = (values(diff.parent)?, values(diff.head)?);
+    Ok(before != after && after.is_some())
 }
 
 /// A changed versions.json: each entry that moved, and the entry of each app

@@ -469,7 +469,8 @@ mod tests {
                 env("production", Some("dev"), &["alice", "bob", "carol"], 2),
             ],
             break_glass: None,
-            overlay: None,
+            overlay: crate::policy::Overlay::Null,
+            targets: None,
             signatures: Vec::new(),
         };
         vec![PolicyFile::new(policy_path(1), policy).unwrap()]

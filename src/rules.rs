@@ -894,7 +894,8 @@ mod tests {
             root: SignerGroup { signers: names(&["alice", "bob"]), threshold: 2 },
             environments: vec![dev, staging, environment("production", Some("staging"), &["alice", "bob"], 2)],
             break_glass: Some(SignerGroup { signers: names(&["carol"]), threshold: 1 }),
-            overlay: None,
+            overlay: crate::policy::Overlay::Null,
+            targets: None,
             signatures: Vec::new(),
         }
     }

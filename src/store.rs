@@ -59,6 +59,8 @@ pub trait Snapshot: Sync {
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError>;
     /// Contents of a regular file, at most `limit` bytes.
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
+    /// What is at `path` (None: nothing), not following a symlink there.
+    fn kind(&self, path: &str) -> Result<Option<EntryKind>, StoreError>;
 
     /// The hash of the repository this tree belongs to, in which [`Snapshot::blob_id`]
     /// names blobs. SHA-1 by default, which is right for the work tree without
@@ -171,6 +173,16 @@ impl WorkTree {
 }
 
 impl Snapshot for WorkTree {
+    fn kind(&self, path: &str) -> Result<Option<EntryKind>, StoreError> {
+        match std::fs::symlink_metadata(self.path(path)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Read { path: path.to_string(), source }),
+            Ok(meta) if meta.file_type().is_file() => Ok(Some(EntryKind::File)),
+            Ok(meta) if meta.file_type().is_dir() => Ok(Some(EntryKind::Dir)),
+            Ok(_) => Ok(Some(EntryKind::Other)),
+        }
+    }
+
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
         let wrap = |source| StoreError::Read { path: dir.to_string(), source };
         let read_dir = match std::fs::read_dir(self.path(dir)) {
@@ -381,6 +393,10 @@ fn kind_of(mode: gix::object::tree::EntryMode) -> EntryKind {
 }
 
 impl Snapshot for GitTree {
+    fn kind(&self, path: &str) -> Result<Option<EntryKind>, StoreError> {
+        self.with_repo(|repo| Ok(self.entry_id(repo, path)?.map(|(_, kind)| kind)))
+    }
+
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
         self.with_repo(|repo| {
             let git = |source: gix::Error| StoreError::Git { context: format!("listing {dir}"), source };

@@ -10,8 +10,7 @@ use crate::chain::{AppHistory, Chain, PendingRecord};
 use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile, APPS_DIR, PROMOTIONS_DIR};
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES};
-use crate::project::overlay::{read_images, FoundImage};
-use crate::project::{drift, plan, plan_overlays, read_optional, with_entries, AppState, VERSIONS_PATH};
+use crate::project::{drift, plan, plan_targets, read_optional, targets, with_entries, AppState, VERSIONS_PATH};
 use crate::record::{Name, RecordId};
 use crate::rules::{
     check_record, missing_root, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
@@ -415,13 +414,13 @@ pub fn verify_change(
 /// request without a record is caught without folding the whole ledger.
 fn change_projection_drift(base: &Ledger, head: &Ledger, touched: &[AppState]) -> Result<Vec<Violation>, StoreError> {
     let Some(policy) = head.newest_policy().map(|p| &p.policy) else { return Ok(Vec::new()) };
-    if base.newest_policy().map(|p| &p.policy.overlay) != Some(&policy.overlay) {
-        // The overlay layout itself changed: check everything.
+    if base.newest_policy().map(|p| p.policy.targets()) != Some(policy.targets()) {
+        // The targets themselves changed: check everything.
         let states = crate::project::fold_all(head, None)?;
         return Ok(drift_of(plan(head.snapshot(), policy, &states)));
     }
     let (base_tree, head_tree) = (base.snapshot(), head.snapshot());
-    let mut out = drift_of(plan_overlays(head_tree, policy, touched));
+    let mut out = drift_of(plan_targets(head_tree, policy, touched, |_| true));
 
     let parse =
         |bytes: Option<Vec<u8>>| -> Option<serde_json::Value> { bytes.and_then(|b| serde_json::from_slice(&b).ok()) };
@@ -441,39 +440,49 @@ fn change_projection_drift(base: &Ledger, head: &Ledger, touched: &[AppState]) -
         ));
     }
 
-    // Apps the change does not touch keep the images their overlays had.
-    let untouched = base_versions["apps"]
+    // Apps the change does not touch keep what their target files had: an
+    // app is folded only when one of its files changed.
+    let limit = MAX_POLICY_BYTES as u64;
+    let changed = |path: &str| base_tree.blob_id(path, limit).ok() != head_tree.blob_id(path, limit).ok();
+    let targets = policy.targets();
+    let moved: Vec<Name> = base_versions["apps"]
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(app, _)| !touched_names.contains(app.as_str()));
-    for (app, envs) in untouched {
-        let Ok(app_name) = Name::parse(app) else { continue };
-        for (env, entry) in envs.as_object().into_iter().flatten() {
-            let Ok(env_name) = Name::parse(env) else { continue };
-            let Some(path) = policy.overlay_path(&app_name, &env_name) else { continue };
-            let limit = MAX_POLICY_BYTES as u64;
-            if base_tree.blob_id(&path, limit).ok() == head_tree.blob_id(&path, limit).ok() {
+        .filter(|(app, _)| !touched_names.contains(app.as_str()))
+        .filter_map(|(app, envs)| {
+            let app = Name::parse(app).ok()?;
+            let envs: Vec<Name> = envs.as_object()?.keys().filter_map(|env| Name::parse(env).ok()).collect();
+            let moves =
+                envs.iter().any(|env| targets.iter().any(|t| t.serves(&app, env) && changed(&t.path_for(&app, env))));
+            moves.then_some(app)
+        })
+        .collect();
+    for app in moved {
+        let state = head.chain(&app)?.fold_for_projection(head.policies());
+        for (path, writes) in targets::writes(policy, std::slice::from_ref(&state)) {
+            if !changed(&path) {
                 continue;
             }
-            let images = |tree: &dyn Snapshot| -> BTreeMap<String, FoundImage> {
-                read_optional(tree, &path)
-                    .ok()
-                    .flatten()
-                    .and_then(|b| read_images(&String::from_utf8_lossy(&b)).ok())
-                    .unwrap_or_default()
+            let text = |tree: &dyn Snapshot| {
+                read_optional(tree, &path).ok().flatten().map(|b| String::from_utf8_lossy(&b).into_owned())
             };
-            let (before, after) = (images(base_tree), images(head_tree));
-            for name in entry["images"].as_object().into_iter().flat_map(|m| m.keys()) {
-                if before.get(name) != after.get(name) {
-                    out.push(Violation::new(
-                        &path,
-                        None,
-                        Rule::Projection,
-                        format!(
-                            "changes the images entry for {name}, but no record in this change moves {app} in {env}: an edit behind the ledger's back; revert it, or promote what you meant"
-                        ),
-                    ));
+            let (before, after) = (text(base_tree).unwrap_or_default(), text(head_tree).unwrap_or_default());
+            for write in writes.iter().flatten() {
+                let after = targets::observed(write, &after).unwrap_or_default();
+                let before = targets::observed(write, &before).unwrap_or_default();
+                for (entry, value) in &after {
+                    if !before.contains(&(entry.clone(), value.clone())) {
+                        out.push(Violation::new(
+                            &path,
+                            None,
+                            Rule::Projection,
+                            format!(
+                                "changes {entry}, but no record in this change moves {app} in {}: an edit behind the ledger's back; revert it, or promote what you meant",
+                                write.env
+                            ),
+                        ));
+                    }
                 }
             }
         }

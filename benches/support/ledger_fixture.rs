@@ -30,14 +30,80 @@ fn name(text: &str) -> Name {
     Name::parse(text).expect("name")
 }
 
-pub fn signed_policy(overlay: Option<&str>) -> Policy {
+/// Where the fixture's policy projects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `overlay: null`: versions.json only.
+    VersionsOnly,
+    /// The seed's `apps/{app}/overlays/{env}/kustomization.yaml`.
+    Overlays,
+    /// Three targets, one kind each, every third app on each: kustomize
+    /// overlays, image-field Deployment patches, yaml Helm values.
+    Mixed,
+}
+
+const OVERLAY: &str = "apps/{app}/overlays/{env}/kustomization.yaml";
+
+fn app_name(a: usize) -> Name {
+    name(&format!("app-{a:03}"))
+}
+
+/// The targets of `layout` for `apps` apps.
+fn targets(layout: Layout, apps: usize) -> (gitops_ledger::policy::Overlay, Option<Vec<policy::Target>>) {
+    use gitops_ledger::policy::Overlay;
+    match layout {
+        Layout::VersionsOnly => (Overlay::Null, None),
+        Layout::Overlays => (Overlay::Template(OVERLAY.into()), None),
+        Layout::Mixed => {
+            let of_kind = |k: usize| (0..apps).filter(|a| a % 3 == k).map(app_name).collect::<Vec<_>>();
+            let targets = serde_json::json!([
+                { "path": OVERLAY, "apps": of_kind(0) },
+                { "path": "apps/{app}/envs/{env}/version.yml", "kind": "image-field", "apps": of_kind(1) },
+                { "path": "charts/{app}/values-{env}.yaml", "kind": "yaml", "apps": of_kind(2),
+                  "set": { "image.repository": "{name}", "image.tag": "{tag}", "image.digest": "{digest}" } }
+            ]);
+            (Overlay::Absent, Some(serde_json::from_value(targets).expect("targets")))
+        }
+    }
+}
+
+/// The stale file `layout` has for app number `a` in `env`, at its path.
+fn target_file(layout: Layout, a: usize, env: &str) -> Option<(String, String)> {
+    let app = app_name(a);
+    let stale = "0".repeat(64);
+    let (template, text) = match (layout, a % 3) {
+        (Layout::VersionsOnly, _) => return None,
+        (Layout::Overlays, _) | (Layout::Mixed, 0) => (
+            OVERLAY,
+            format!(
+                "# {env} overlay of {app}\nresources:\n- ../../base\nimages:\n- name: ghcr.io/bench/{app}\n  newTag: \"old\"\n  digest: sha256:{stale}\n"
+            ),
+        ),
+        (_, 1) => (
+            "apps/{app}/envs/{env}/version.yml",
+            format!(
+                "# {env} version of {app}\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\nspec:\n  template:\n    spec:\n      containers:\n      - name: {app}\n        image: ghcr.io/bench/{app}:old   # promoted\n"
+            ),
+        ),
+        _ => (
+            "charts/{app}/values-{env}.yaml",
+            format!(
+                "# {env} values of {app}\nreplicaCount: 2\nimage:\n  repository: ghcr.io/bench/{app}\n  tag: \"old\"\n  digest: \"sha256:{stale}\"\n  pullPolicy: IfNotPresent\n"
+            ),
+        ),
+    };
+    Some((template.replace("{app}", app.as_str()).replace("{env}", env), text))
+}
+
+pub fn signed_policy(layout: Layout, apps: usize) -> Policy {
     let mut keys = std::collections::BTreeMap::new();
     for signer in ["alice", "bob", "ci"] {
         let text = std::fs::read_to_string(keys_dir().join(format!("{signer}.pub"))).expect("pub key");
         keys.insert(name(signer), PolicyKey::parse(text.trim()).expect("policy key"));
     }
-    let mut policy = policy::template(keys, vec![name("ci")], Timestamp::from_unix(START - 86_400).expect("time"));
-    policy.overlay = overlay.map(str::to_string);
+    let mut policy = policy::template(keys, vec![name("ci")], &[], Timestamp::from_unix(START - 86_400).expect("time"))
+        .expect("template");
+    (policy.overlay, policy.targets) = targets(layout, apps);
     for env in &mut policy.environments {
         if env.name.as_str() == "production" {
             env.soak = Some(Span::parse("1h").expect("span"));
@@ -53,33 +119,29 @@ pub fn signed_policy(overlay: Option<&str>) -> Policy {
 /// The ledger of `records` records over `apps` apps at `dir` (a git repo with
 /// one commit), built once.
 pub fn ledger(dir: &Path, records: usize, apps: usize) -> PathBuf {
-    ledger_with_overlays(dir, records, apps, None)
+    ledger_with_layout(dir, records, apps, Layout::VersionsOnly)
 }
 
-/// Like [`ledger`], with the policy's `overlay` template set and an overlay
-/// (holding a stale images entry) for every app and environment.
-pub fn ledger_with_overlays(dir: &Path, records: usize, apps: usize, overlay: Option<&str>) -> PathBuf {
+/// Like [`ledger`], with the policy projecting as `layout` says and a stale
+/// target file for every app and environment.
+pub fn ledger_with_layout(dir: &Path, records: usize, apps: usize, layout: Layout) -> PathBuf {
     if dir.join(".git").join("HEAD").exists() && dir.join("promotions").exists() {
         return dir.to_path_buf();
     }
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join("promotions/policy")).expect("mkdir");
-    let policy = signed_policy(overlay);
+    let policy = signed_policy(layout, apps);
     std::fs::write(dir.join(policy::policy_path(1)), policy.to_pretty_json()).expect("write policy");
     let (ci, alice, bob) = (key("ci"), key("alice"), key("bob"));
     let per_app = records / apps;
     (0..apps).into_par_iter().for_each(|a| {
-        let app = name(&format!("app-{a:03}"));
+        let app = app_name(a);
         std::fs::create_dir_all(dir.join(format!("promotions/apps/{app}"))).expect("mkdir");
-        if let Some(template) = overlay {
-            for env in ["dev", "staging", "production"] {
-                let path = dir.join(template.replace("{app}", app.as_str()).replace("{env}", env));
+        for env in ["dev", "staging", "production"] {
+            if let Some((path, text)) = target_file(layout, a, env) {
+                let path = dir.join(path);
                 std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-                let text = format!(
-                    "# {env} overlay of {app}\nresources:\n- ../../base\nimages:\n- name: ghcr.io/bench/{app}\n  newTag: \"old\"\n  digest: sha256:{}\n",
-                    "0".repeat(64)
-                );
-                std::fs::write(path, text).expect("write overlay");
+                std::fs::write(path, text).expect("write target file");
             }
         }
         let mut prev = None;
@@ -89,8 +151,8 @@ pub fn ledger_with_overlays(dir: &Path, records: usize, apps: usize, overlay: Op
             prev = Some(record_id(&record).expect("id"));
         }
     });
-    if overlay.is_none() {
-        // The projection a real repo holds (its overlays, when there are, stay stale on purpose).
+    if layout == Layout::VersionsOnly {
+        // The projection a real repo holds (its target files, when there are, stay stale on purpose).
         let tree = gitops_ledger::store::WorkTree::new(dir);
         let now = Timestamp::from_unix(START + 400 * 86_400 * 10).expect("time");
         let files = gitops_ledger::append::Transaction::begin(&tree).expect("lock").project_all(now).expect("project");
@@ -179,7 +241,7 @@ pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("mkdir");
     assert!(git(dir).args(["init", "-q", "-b", "main"]).status().expect("git").success());
-    let policy = signed_policy(None);
+    let policy = signed_policy(Layout::VersionsOnly, apps);
     let (ci, alice, bob) = (key("ci"), key("alice"), key("bob"));
     let mut stream: Vec<u8> = Vec::new();
     // Each commit on the branch continues from the one before it.
@@ -197,7 +259,7 @@ pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
         stream.push(b'\n');
     };
     emit(&mut stream, START - 86_400, "policy", &[(policy::policy_path(1), policy.to_pretty_json())]);
-    let names: Vec<Name> = (0..apps).map(|a| name(&format!("app-{a:03}"))).collect();
+    let names: Vec<Name> = (0..apps).map(app_name).collect();
     let mut prevs: Vec<Option<gitops_ledger::record::RecordId>> = vec![None; apps];
     let mut counts = vec![0usize; apps];
     let mut versions: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();

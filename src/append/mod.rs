@@ -537,6 +537,8 @@ impl Change for NewPolicyVersion {
 pub struct Init {
     pub keys: BTreeMap<Name, PolicyKey>,
     pub ci: Vec<Name>,
+    /// Path templates of `kustomize` targets (none: the default overlay).
+    pub targets: Vec<String>,
 }
 
 impl Change for Init {
@@ -555,7 +557,8 @@ impl Change for Init {
                 return Err(AppendError::Usage(format!("--ci {name}: give its public key with --key {name}=FILE.pub")));
             }
         }
-        let policy = crate::policy::template(self.keys.clone(), self.ci.clone(), now);
+        let policy = crate::policy::template(self.keys.clone(), self.ci.clone(), &self.targets, now)
+            .map_err(|problem| AppendError::Usage(format!("--target {problem}")))?;
         Ok(Prepared {
             files: vec![NewFile { path: path.clone(), bytes: policy.to_pretty_json(), create_new: true }],
             commit_message: "chore(policy): version 1\n".into(),

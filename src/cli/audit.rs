@@ -13,13 +13,13 @@ const EXIT_CODES: ExitCodes = &[
     (0, "no error finding (warnings, such as a possibly backdated record, are reported)"),
     (
         1,
-        "an error finding: an overlay or versions.json edit no record backs, a landed ledger file changed later, \
+        "an error finding: a target file or versions.json edit no record backs, a landed ledger file changed later, \
          a record dated more than --skew after its landing commit",
     ),
     (2, "usage or I/O error (not a git repo, unknown --rev, bad duration)"),
 ];
 
-/// Walk the git history: overlay edits not backed by a record, landed records changed later, records dated far from the commit that landed them.
+/// Walk the git history: edits of projected files not backed by a record, landed records changed later, records dated far from the commit that landed them.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {

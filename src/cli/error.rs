@@ -108,8 +108,10 @@ fn store_exit_kind(err: &StoreError) -> ExitKind {
 
 fn project_exit_kind(err: &ProjectError) -> ExitKind {
     match err {
-        // An overlay the projector cannot or may not edit: refused like a rule.
-        ProjectError::Overlay { .. } | ProjectError::MissingOverlay { .. } => ExitKind::RuleFailed,
+        // A target file the projector cannot or may not edit: refused like a rule.
+        ProjectError::Target { .. } | ProjectError::MissingTarget { .. } | ProjectError::Unsafe { .. } => {
+            ExitKind::RuleFailed
+        }
         ProjectError::Store(err) => store_exit_kind(err),
     }
 }

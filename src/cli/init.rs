@@ -16,8 +16,8 @@ const EXIT_CODES: ExitCodes = &[
     (1, "another gitops-ledger command holds the write lock; nothing written"),
     (
         2,
-        "usage or I/O error (a policy already exists, --ci without its --key, a key file that cannot be read or \
-         holds no public key)",
+        "usage or I/O error (a policy already exists, --ci without its --key, a --target that is not a path \
+         template inside the repo, a key file that cannot be read or holds no public key)",
     ),
 ];
 
@@ -31,6 +31,10 @@ pub struct Args {
     /// Signers that are CI bots: they sign dev only, and are never root.
     #[arg(long = "ci", value_name = "NAME")]
     pub ci: Vec<Name>,
+    /// A kustomization the projection writes, as a path template with {env} and optionally {app},
+    /// e.g. env/{env}/kustomization.yaml. Repeat for each. Default: apps/{app}/overlays/{env}/kustomization.yaml.
+    #[arg(long = "target", value_name = "TEMPLATE")]
+    pub targets: Vec<String>,
 }
 
 fn parse_key_arg(text: &str) -> Result<(Name, PathBuf), String> {
@@ -49,10 +53,10 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             return Err(CommandError::usage(format!("--key {name} is given twice")));
         }
     }
-    let change = Init { keys, ci: args.ci };
+    let change = Init { keys, ci: args.ci, targets: args.targets };
     let path = write_change(context, &change, WriteOptions { project: false, commit: false })?.outcome;
     say!(context, "wrote {path} (unsigned template)");
-    say!(context, "next: edit it (keys, signers, thresholds, soak, freeze, overlay), then sign it with the root keys:");
+    say!(context, "next: edit it (keys, signers, thresholds, soak, freeze, targets), then sign it with the root keys:");
     say!(context, "  gitops-ledger policy sign --key <root key>   (once per root signer)");
     Ok(ExitKind::Holds)
 }

@@ -1,4 +1,4 @@
-//! `project [--check]`: write (or check) the overlays' images and versions.json.
+//! `project [--check]`: write (or check) the policy's target files and versions.json.
 
 use std::io::Write;
 
@@ -13,13 +13,13 @@ const EXIT_CODES: ExitCodes = &[
     (
         1,
         "with --check: drift (the diff is printed); refused, nothing written: no signed policy (or one that \
-         does not verify), an overlay it cannot or may not edit, or another gitops-ledger command holds the \
+         does not verify), a target file it cannot or may not edit (missing, through a symlink, two writers of one entry), or another gitops-ledger command holds the \
          write lock",
     ),
     (2, "usage or I/O error (bad flag, a projected file that is not a regular file or cannot be written)"),
 ];
 
-/// Write each overlay's images entries and versions.json from the ledger; --check: only show the diff.
+/// Write the image values of every target file (overlays, image: fields, values keys) and versions.json; --check: only show the diff.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = exit_codes::help(EXIT_CODES))]
 pub struct Args {

@@ -112,7 +112,7 @@ impl SigningArgs {
 /// `--no-project` and `--commit`, as every command that appends a record takes them.
 #[derive(Debug, clap::Args)]
 pub struct WriteArgs {
-    /// Do not update the overlays and versions.json (they will show as drift until `project` runs).
+    /// Do not update the target files and versions.json (they will show as drift until `project` runs).
     #[arg(long)]
     pub no_project: bool,
     /// Make one git commit holding the new record and the projection.

@@ -1,15 +1,16 @@
 //! The projector: the ledger folded into what Argo CD or Flux reconcile —
-//! the `images:` entries of each overlay the policy names, and
-//! `versions.json`. A pure function of the ledger: projecting twice changes
-//! nothing. A record still below its threshold (pending) does not move an
-//! overlay until it is approved.
+//! the files the policy's targets name (kustomize `images:` entries, YAML
+//! `image:` fields, keys of values files), and `versions.json`. A pure
+//! function of the ledger: projecting twice changes nothing. A record still
+//! below its threshold (pending) does not move a file until it is approved.
 
 pub mod image_field;
 pub mod overlay;
+pub mod targets;
 pub mod values;
 mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -19,37 +20,39 @@ use crate::ledger::Ledger;
 use crate::policy::Policy;
 use crate::record::Name;
 use crate::rules::{Rule, Violation};
-use crate::store::{Snapshot, StoreError};
-use overlay::{FoundImage, WantedImage};
+use crate::store::{EntryKind, Snapshot, StoreError};
+use targets::Write;
 
 pub const VERSIONS_PATH: &str = "versions.json";
 pub const VERSIONS_SCHEMA: &str = "gitops-ledger/versions/v1";
-const MAX_OVERLAY_BYTES: u64 = 1024 * 1024;
+const MAX_TARGET_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{path}: {problem}")]
-    Overlay { path: String, problem: String },
+    Target { path: String, problem: String },
     #[error(
-        "{path} does not exist: the policy's overlay template names it for {app} in {env}; \
-         create that overlay (the ledger never invents one), or set the policy's overlay to null"
+        "{path} does not exist: the policy's target {named}; \
+         create it (the ledger never invents one), or change the policy's targets"
     )]
-    MissingOverlay { path: String, app: Name, env: Name },
+    MissingTarget { path: String, named: String },
+    #[error("{path}: {problem}; the projector writes only regular files inside the repo")]
+    Unsafe { path: String, problem: String },
 }
 
 impl ProjectError {
     /// The problem as a rule-7 violation of `verify`.
     pub fn to_violation(&self) -> Violation {
-        let (path, message) = match self {
-            ProjectError::Overlay { path, problem } => (path.as_str(), problem.clone()),
-            ProjectError::MissingOverlay { path, .. } => {
-                let text = self.to_string();
-                (path.as_str(), text.strip_prefix(path.as_str()).unwrap_or(&text).trim_start().to_string())
-            }
-            ProjectError::Store(err) => (VERSIONS_PATH, err.to_string()),
+        let path = match self {
+            ProjectError::Target { path, .. }
+            | ProjectError::MissingTarget { path, .. }
+            | ProjectError::Unsafe { path, .. } => path.as_str(),
+            ProjectError::Store(_) => VERSIONS_PATH,
         };
+        let text = self.to_string();
+        let message = text.strip_prefix(path).map_or(text.as_str(), |rest| rest.trim_start_matches(':').trim_start());
         Violation::new(path, None, Rule::Projection, message)
     }
 }
@@ -86,13 +89,15 @@ pub struct ProjectedFile {
     /// The bytes there now (None: the file does not exist).
     pub current: Option<Vec<u8>>,
     pub projected: Vec<u8>,
-    pub target: Target,
+    pub contents: Contents,
 }
 
+/// What a projected file holds for the ledger.
 #[derive(Clone, Debug)]
-pub enum Target {
+pub enum Contents {
     Versions,
-    Overlay { app: Name, env: Name, wanted: BTreeMap<String, WantedImage> },
+    /// The writes of the policy's targets into the file.
+    Targets(Vec<Write>),
 }
 
 impl ProjectedFile {
@@ -145,10 +150,10 @@ pub fn plan(snapshot: &dyn Snapshot, policy: &Policy, states: &[AppState]) -> Ve
         path: VERSIONS_PATH.into(),
         current,
         projected: versions_json(states),
-        target: Target::Versions,
+        contents: Contents::Versions,
     });
     let mut files = vec![versions.map_err(ProjectError::from)];
-    files.extend(plan_overlays(snapshot, policy, states));
+    files.extend(plan_targets(snapshot, policy, states, |_| true));
     files
 }
 
@@ -160,11 +165,13 @@ pub fn plan_ledger(ledger: &Ledger, changed: Option<&Chain>) -> Result<Vec<Proje
     plan(ledger.snapshot(), &newest.policy, &states).into_iter().collect()
 }
 
-/// The projection after one app's chain changed: that app's overlays, and
-/// its entry in versions.json with every other app's entry kept as it is (a
-/// full `project` or `verify` checks those). This keeps an append's cost
-/// independent of the size of the ledger. Without a readable versions.json
-/// it falls back to the full projection.
+/// The projection after one app's chain changed: that app's target files,
+/// and its entry in versions.json with every other app's entry kept as it
+/// is (a full `project` or `verify` checks those). This keeps an append's
+/// cost independent of the size of the ledger. A file the app shares with
+/// other apps is planned with their writes too, so a clash is refused here
+/// rather than found later. Without a readable versions.json it falls back
+/// to the full projection.
 pub fn plan_app(ledger: &Ledger, chain: &Chain) -> Result<Vec<ProjectedFile>, ProjectError> {
     let Some(newest) = ledger.newest_policy() else { return Ok(Vec::new()) };
     let current = read_optional(ledger.snapshot(), VERSIONS_PATH)?;
@@ -173,69 +180,102 @@ pub fn plan_app(ledger: &Ledger, chain: &Chain) -> Result<Vec<ProjectedFile>, Pr
         return plan_ledger(ledger, Some(chain));
     };
     let state = chain.fold_for_projection(ledger.policies());
-    let states = std::slice::from_ref(&state);
     let mut files = vec![ProjectedFile {
         path: VERSIONS_PATH.into(),
         current,
-        projected: crate::record::pretty_json(&with_entries(versions, states)),
-        target: Target::Versions,
+        projected: crate::record::pretty_json(&with_entries(versions, std::slice::from_ref(&state))),
+        contents: Contents::Versions,
     }];
-    for file in plan_overlays(ledger.snapshot(), &newest.policy, states) {
+    let own: BTreeSet<String> = targets::writes(&newest.policy, std::slice::from_ref(&state)).into_keys().collect();
+    let sharing = sharing_apps(ledger, &newest.policy, &state);
+    let mut states = sharing
+        .par_iter()
+        .map(|app| Ok(ledger.chain(app)?.fold_for_projection(ledger.policies())))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    states.push(state);
+    for file in plan_targets(ledger.snapshot(), &newest.policy, &states, |path| own.contains(path)) {
         files.push(file?);
     }
     Ok(files)
 }
 
-/// The overlays of `states`, without versions.json.
-pub fn plan_overlays(
+/// The other apps that a shared target serves alongside `state`'s app.
+fn sharing_apps(ledger: &Ledger, policy: &Policy, state: &AppState) -> Vec<Name> {
+    let envs: Vec<&Name> = state.history.envs().map(|(env, _)| env).collect();
+    let shared: Vec<_> = policy
+        .targets()
+        .iter()
+        .filter(|t| t.shared() && envs.iter().any(|env| t.serves(&state.app, env)))
+        .cloned()
+        .collect();
+    if shared.is_empty() {
+        return Vec::new();
+    }
+    ledger
+        .apps()
+        .iter()
+        .filter(|app| **app != state.app && shared.iter().any(|t| t.apps.as_ref().is_none_or(|a| a.contains(app))))
+        .cloned()
+        .collect()
+}
+
+/// The target files of `states` whose path `keep` accepts, without versions.json.
+pub fn plan_targets(
     snapshot: &dyn Snapshot,
     policy: &Policy,
     states: &[AppState],
+    keep: impl Fn(&str) -> bool,
 ) -> Vec<Result<ProjectedFile, ProjectError>> {
-    let mut files = Vec::new();
-    for state in states {
-        let mut envs: Vec<_> = state.history.envs().collect();
-        envs.sort_by(|a, b| a.0.cmp(b.0));
-        for (env, history) in envs {
-            let Some(path) = policy.overlay_path(&state.app, env) else { continue };
-            if history.state().is_empty() {
-                continue;
-            }
-            files.push(plan_overlay(snapshot, path, &state.app, env, history));
-        }
-    }
-    files
+    targets::writes(policy, states)
+        .into_iter()
+        .filter(|(path, _)| keep(path))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(path, writes)| plan_file(snapshot, path, writes.into_iter().collect::<Result<Vec<_>, _>>()?))
+        .collect()
 }
 
-fn plan_overlay(
-    snapshot: &dyn Snapshot,
-    path: String,
-    app: &Name,
-    env: &Name,
-    history: &crate::chain::EnvHistory,
-) -> Result<ProjectedFile, ProjectError> {
-    let wanted: BTreeMap<String, WantedImage> = history
-        .state()
-        .iter()
-        .map(|(name, s)| {
-            (name.to_string(), WantedImage { digest: s.digest.to_string(), tag: s.tag.as_ref().map(|t| t.to_string()) })
-        })
-        .collect();
-    let bytes = read_optional(snapshot, &path)?.ok_or_else(|| ProjectError::MissingOverlay {
-        path: path.clone(),
-        app: app.clone(),
-        env: env.clone(),
-    })?;
+fn plan_file(snapshot: &dyn Snapshot, path: String, writes: Vec<Write>) -> Result<ProjectedFile, ProjectError> {
+    let Some(bytes) = read_target(snapshot, &path)? else {
+        let Some(first) = writes.first() else {
+            return Err(ProjectError::Target { path, problem: "does not exist".into() });
+        };
+        let named = format!("{} names it for {} in {}", first.template, first.app, first.env);
+        return Err(ProjectError::MissingTarget { path, named });
+    };
     let text = String::from_utf8(bytes.clone())
-        .map_err(|_| ProjectError::Overlay { path: path.clone(), problem: "is not UTF-8 text".into() })?;
-    let projected =
-        overlay::apply(&text, &wanted).map_err(|problem| ProjectError::Overlay { path: path.clone(), problem })?;
+        .map_err(|_| ProjectError::Target { path: path.clone(), problem: "is not UTF-8 text".into() })?;
+    let projected = targets::edit(&path, &text, &writes)?;
     Ok(ProjectedFile {
         path,
         current: Some(bytes),
         projected: projected.into_bytes(),
-        target: Target::Overlay { app: app.clone(), env: env.clone(), wanted },
+        contents: Contents::Targets(writes),
     })
+}
+
+/// A target file's bytes (None: it does not exist). Refused when the file,
+/// or a directory on the way to it, is a symlink or not a regular file: the
+/// projector never writes outside the repo.
+fn read_target(snapshot: &dyn Snapshot, path: &str) -> Result<Option<Vec<u8>>, ProjectError> {
+    let parts: Vec<&str> = path.split('/').collect();
+    for depth in 1..=parts.len() {
+        let at = parts[..depth].join("/");
+        let is_last = depth == parts.len();
+        let expected = if is_last { EntryKind::File } else { EntryKind::Dir };
+        match snapshot.kind(&at)? {
+            None => return Ok(None),
+            Some(kind) if kind == expected => {}
+            Some(_) if is_last => {
+                return Err(ProjectError::Unsafe { path: path.into(), problem: "is a symlink or special file".into() })
+            }
+            Some(_) => {
+                let problem = format!("passes through a symlink or special file ({at})");
+                return Err(ProjectError::Unsafe { path: path.into(), problem });
+            }
+        }
+    }
+    Ok(Some(snapshot.read(path, MAX_TARGET_BYTES)?))
 }
 
 pub fn read_optional(snapshot: &dyn Snapshot, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -243,17 +283,17 @@ pub fn read_optional(snapshot: &dyn Snapshot, path: &str) -> Result<Option<Vec<u
     if !snapshot.list(dir)?.iter().any(|e| e.name == name) {
         return Ok(None);
     }
-    snapshot.read(path, MAX_OVERLAY_BYTES).map(Some)
+    snapshot.read(path, MAX_TARGET_BYTES).map(Some)
 }
 
-/// Rule 7: overlays' `images` entries and `versions.json` (as parsed JSON)
-/// must equal the projection. Formatting is free; values are not.
+/// Rule 7: the entries each target owns and `versions.json` (as parsed
+/// JSON) must equal the projection. Formatting is free; values are not.
 pub fn drift(files: &[ProjectedFile]) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut fail = |path: &str, message: String| out.push(Violation::new(path, None, Rule::Projection, message));
     for file in files {
-        match &file.target {
-            Target::Versions => {
+        match &file.contents {
+            Contents::Versions => {
                 let current: Option<Value> = file.current.as_ref().and_then(|b| serde_json::from_slice(b).ok());
                 let projected: Option<Value> = serde_json::from_slice(&file.projected).ok();
                 let nothing_promoted =
@@ -272,59 +312,16 @@ pub fn drift(files: &[ProjectedFile]) -> Vec<Violation> {
                     Some(_) => {}
                 }
             }
-            Target::Overlay { app, env, wanted } => {
+            Contents::Targets(writes) => {
                 let text = String::from_utf8_lossy(file.current.as_deref().unwrap_or_default());
-                let found = match overlay::read_images(&text) {
-                    Ok(found) => found,
-                    Err(problem) => {
-                        fail(&file.path, format!("cannot be read as YAML ({problem})"));
-                        continue;
-                    }
-                };
-                for (name, want) in wanted {
-                    // Short digests, unless the two sides share their short form.
-                    let same_short = |found: &Option<String>| {
-                        found.as_deref().is_some_and(|d| short(d) == short(&want.digest) && d != want.digest)
-                    };
-                    let describe = |tag: &Option<String>, digest: &Option<String>, full: bool| {
-                        let digest = match digest.as_deref() {
-                            None => "no digest".to_string(),
-                            Some(d) if full => d.to_string(),
-                            Some(d) => short(d),
-                        };
-                        match tag {
-                            Some(tag) => format!("{tag} {digest}"),
-                            None => digest,
-                        }
-                    };
-                    match found.get(name) {
-                        None => fail(
-                            &file.path,
-                            format!(
-                                "has no images entry for {name}, which the ledger says {app} runs in {env} at {}; run `gitops-ledger project`",
-                                short(&want.digest)
-                            ),
-                        ),
-                        Some(FoundImage { digest, tag }) if digest.as_deref() != Some(&want.digest) || tag != &want.tag => {
-                            fail(
-                                &file.path,
-                                format!(
-                                    "{name} is set to {} but the ledger says {app} runs {} in {env}: an edit behind the ledger's back; run `gitops-ledger project` to restore it, or promote what you meant",
-                                    describe(tag, digest, same_short(digest)),
-                                    describe(&want.tag, &Some(want.digest.clone()), same_short(digest))
-                                ),
-                            )
-                        }
-                        Some(_) => {}
+                let mut seen = BTreeSet::new();
+                for message in writes.iter().flat_map(|write| targets::differences(write, &text)) {
+                    if seen.insert(message.clone()) {
+                        fail(&file.path, message);
                     }
                 }
             }
         }
     }
     out
-}
-
-/// `sha256:` and 12 hex digits, as people read digests.
-fn short(digest: &str) -> String {
-    digest.chars().take(19).collect()
 }

@@ -3,7 +3,7 @@
 
 use crate::common::{digest, tool_available, TestRepo};
 
-const DEPLOYMENT: &str = "apiVersion: apps/v1
+pub(crate) const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: api
@@ -66,15 +66,11 @@ pub fn with_overlays(overlay_text: &str) -> TestRepo {
     repo
 }
 
-/// `kubectl kustomize` of an overlay: the container images, in manifest order.
+/// `kubectl kustomize DIR`: the container images, in manifest order.
 /// Tests that render ask `tool_available("kubectl", ..)` first; without it
 /// they leave out the renders (saying SKIPPED) and check the rest.
-fn rendered_images(repo: &TestRepo, env: &str) -> Vec<String> {
-    let out = std::process::Command::new("kubectl")
-        .args(["kustomize", &format!("apps/api/overlays/{env}")])
-        .current_dir(&repo.root)
-        .output()
-        .unwrap();
+pub(crate) fn rendered_images(repo: &TestRepo, dir: &str) -> Vec<String> {
+    let out = std::process::Command::new("kubectl").args(["kustomize", dir]).current_dir(&repo.root).output().unwrap();
     assert!(out.status.success(), "kubectl kustomize failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
         .unwrap()
@@ -111,7 +107,7 @@ fn projected_overlays_render_with_kustomize_to_tag_and_digest() {
     assert!(out.contains("projected versions.json"), "{out}");
     if kustomize {
         assert_eq!(
-            rendered_images(&repo, "dev"),
+            rendered_images(&repo, "apps/api/overlays/dev"),
             [
                 format!("ghcr.io/o/api:v1.4.2@{}", digest('a')),
                 format!("ghcr.io/o/worker@{}", digest('b')),
@@ -128,7 +124,7 @@ fn projected_overlays_render_with_kustomize_to_tag_and_digest() {
     // staging has not moved: its overlay is untouched and still renders the base images.
     assert_eq!(repo.read("apps/api/overlays/staging/kustomization.yaml"), "resources:\n- ../../base\n");
     if kustomize {
-        assert_eq!(rendered_images(&repo, "staging")[0], "ghcr.io/o/api");
+        assert_eq!(rendered_images(&repo, "apps/api/overlays/staging")[0], "ghcr.io/o/api");
     }
     repo.ok(&["verify"]);
 }
@@ -152,7 +148,7 @@ fn projection_changes_only_the_values_it_owns() {
     "#);
     if kustomize {
         assert_eq!(
-            rendered_images(&repo, "dev"),
+            rendered_images(&repo, "apps/api/overlays/dev"),
             [
                 format!("mirror.example.com/o/api:v1.4.2@{}", digest('a')),
                 format!("ghcr.io/o/worker@{}", digest('b')),
@@ -245,7 +241,7 @@ fn a_missing_overlay_is_refused_and_nothing_is_written() {
             "--commit",
         ],
     );
-    assert!(out.contains("apps/api/overlays/dev/kustomization.yaml does not exist: the policy's overlay template names it for api in dev"), "{out}");
+    assert!(out.contains("apps/api/overlays/dev/kustomization.yaml does not exist: the policy's target apps/{app}/overlays/{env}/kustomization.yaml names it for api in dev"), "{out}");
     assert!(out.contains("nothing was written"), "{out}");
     assert_eq!(repo.status(), "");
 }
@@ -273,12 +269,19 @@ fn production_moves_only_when_its_approvals_are_complete() {
     assert!(!pending.contains("projected apps/api/overlays/production"), "{pending}");
     assert_eq!(repo.read("apps/api/overlays/production/kustomization.yaml"), "resources:\n- ../../base\n");
     if kustomize {
-        assert_eq!(rendered_images(&repo, "production")[0], "ghcr.io/o/api", "no deploy before approval");
+        assert_eq!(
+            rendered_images(&repo, "apps/api/overlays/production")[0],
+            "ghcr.io/o/api",
+            "no deploy before approval"
+        );
     }
     let approved = repo.ok(&["approve", "api@3", "--key", &repo.key_str("bob"), "--commit"]);
     assert!(approved.contains("projected apps/api/overlays/production/kustomization.yaml"), "{approved}");
     if kustomize {
-        assert_eq!(rendered_images(&repo, "production")[0], format!("ghcr.io/o/api:v1.4.2@{}", digest('a')));
+        assert_eq!(
+            rendered_images(&repo, "apps/api/overlays/production")[0],
+            format!("ghcr.io/o/api:v1.4.2@{}", digest('a'))
+        );
     }
     assert_eq!(
         repo.git(&["show", "--name-only", "--format=", "HEAD"]),
