@@ -21,5 +21,6 @@ mod promote_flow;
 mod properties;
 mod refusals;
 mod report;
+mod targets;
 mod tools;
 mod verify_rules;
