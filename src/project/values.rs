@@ -296,6 +296,10 @@ fn is_empty_plain(text: &str, node: &Node) -> bool {
 /// at the comma; the bracket is then further on.
 fn flow_close(text: &str, end: usize, close: u8) -> Option<usize> {
     let mut at = end.checked_sub(1)?;
+    // A collection the tree took for block ends at its last value's end.
+    if !matches!(byte(text, at), Some(b' ' | b'\t' | b'\r' | b'\n' | b',' | b'}' | b']')) {
+        at = end;
+    }
     loop {
         match byte(text, at)? {
             b if b == close => return Some(at),
@@ -308,11 +312,16 @@ fn flow_close(text: &str, end: usize, close: u8) -> Option<usize> {
 
 /// Whether a collection is in flow style. The parser's tree says so for a
 /// block collection that starts with a flow one (`{a: 1}: b`, `- [a]`); its
-/// end is then not at a closing bracket.
+/// end is then not at a closing bracket. It says block for a flow one with
+/// a tag or anchor (`!t {a: 1}`), whose first entry follows its bracket.
 fn is_flow(text: &str, node: &Node) -> bool {
+    let after_bracket =
+        |first: Option<&Node>| first.is_none_or(|first| slice(text, 0, first.start()).trim_end().ends_with(['{', '[']));
     match node {
         Node::Map { flow: true, end, .. } => flow_close(text, *end, b'}').is_some(),
         Node::Seq { flow: true, end, .. } => flow_close(text, *end, b']').is_some(),
+        Node::Map { entries, .. } => after_bracket(entries.first().map(|(key, _)| key)),
+        Node::Seq { items, .. } => after_bracket(items.first()),
         _ => false,
     }
 }
@@ -1124,6 +1133,18 @@ mod tests {
         assert!(err.contains("explicit `?` key whose end cannot be told"), "{err}");
         let after = apply("x: 1\n? {a: 1}\n", &set(&[("k", "v")])).unwrap();
         assert_eq!(after, "x: 1\n? {a: 1}\nk: \"v\"\n");
+    }
+
+    /// Regression (found by the values fuzz target): the parser's tree
+    /// marks a flow mapping with a tag (`!t {d: 1}`) as block; keys were
+    /// appended to it in block style.
+    #[test]
+    fn fuzz_crash_flow_mapping_with_a_tag_taken_for_block() {
+        let before = "a::\r\n !Uc: {d: ,!e??N??{\r\n}}\n";
+        let after = apply(before, &set(&[("a:.k", "h")])).unwrap();
+        assert_eq!(after, "a::\r\n !Uc: {d: ,!e??N??{\r\n}, k: \"h\"}\n");
+        let after = apply("a: !t {d: 1}\nb: &x [c]\n", &set(&[("a.e", "2"), ("b[0]", "3")])).unwrap();
+        assert_eq!(after, "a: !t {d: 1, e: \"2\"}\nb: &x [\"3\"]\n");
     }
 
     #[test]
