@@ -313,17 +313,21 @@ fn flow_close(text: &str, end: usize, close: u8) -> Option<usize> {
 /// Whether a collection is in flow style. The parser's tree says so for a
 /// block collection that starts with a flow one (`{a: 1}: b`, `- [a]`); its
 /// end is then not at a closing bracket. It says block for a flow one with
-/// a tag or anchor (`!t {a: 1}`), whose first entry follows its bracket.
+/// a tag or anchor (`!t {a: 1}`), whose first entry follows its bracket
+/// (when that entry is a collection, the bracket may be its own: taken for
+/// block, and left to the safety check).
 fn is_flow(text: &str, node: &Node) -> bool {
-    let after_bracket = |first: Option<&Node>| {
-        first.is_none_or(|first| {
+    let after_bracket = |first: Option<&Node>| match first {
+        None => true,
+        Some(Node::Map { .. } | Node::Seq { .. }) => false,
+        Some(first) => {
             let before = slice(text, 0, first.start()).trim_end();
             let line = slice(text, line_start(text, before.len()), before.len());
             let in_comment = line
                 .char_indices()
                 .any(|(i, c)| c == '#' && (i == 0 || line.get(..i).is_some_and(|s| s.ends_with([' ', '\t']))));
             before.ends_with(['{', '[']) && !in_comment
-        })
+        }
     };
     match node {
         Node::Map { flow: true, end, .. } => flow_close(text, *end, b'}').is_some(),
@@ -1153,7 +1157,9 @@ mod tests {
         assert_eq!(after, "a::\r\n !Uc: {d: ,!e??N??{\r\n}, k: \"h\"}\n");
         let after = apply("a: !t {d: 1}\nb: &x [c]\n", &set(&[("a.e", "2"), ("b[0]", "3")])).unwrap();
         assert_eq!(after, "a: !t {d: 1, e: \"2\"}\nb: &x [\"3\"]\n");
-        // Not a comment that ends in a bracket.
+        // Not a key's own bracket, nor a comment's.
+        let err = apply("#J  :e:\n &r {:ue }:", &set(&[("k", "af")])).unwrap_err();
+        assert_eq!(err, "cannot add k: its parent mapping has no plain key to take the indentation from");
         let after = apply("# values {\nk: 1\n", &set(&[("j", "2")])).unwrap();
         assert_eq!(after, "# values {\nk: 1\nj: \"2\"\n");
     }
