@@ -192,6 +192,15 @@ fn key_text(key: &str) -> String {
     }
 }
 
+/// White space to YAML (Rust's `trim` takes more: form feed, NEL, no-break space…).
+fn yaml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+fn blank(text: &str) -> bool {
+    text.chars().all(yaml_space)
+}
+
 fn byte(text: &str, at: usize) -> Option<u8> {
     text.as_bytes().get(at).copied()
 }
@@ -255,7 +264,7 @@ fn entry_start(text: &str, key: &Node) -> usize {
     loop {
         let line = line_start(text, at);
         let before = slice(text, line, at);
-        if before.trim().is_empty() {
+        if blank(before) {
             // The key starts its line: look at the line before, without its comment.
             let Some(previous) = line.checked_sub(1) else { return key.start() };
             let previous_start = line_start(text, previous);
@@ -266,7 +275,7 @@ fn entry_start(text: &str, key: &Node) -> usize {
             at = previous_start + comment.map_or(content.len(), |(i, _)| i);
             continue;
         }
-        let trimmed = before.trim_end();
+        let trimmed = before.trim_end_matches(yaml_space);
         return match trimmed.strip_suffix('?') {
             Some(indent) if indent.chars().all(|c| matches!(c, ' ' | '\t' | '-')) => line + indent.len(),
             _ => key.start(),
@@ -321,7 +330,7 @@ fn is_flow(text: &str, node: &Node) -> bool {
         None => true,
         Some(Node::Map { .. } | Node::Seq { .. }) => false,
         Some(first) => {
-            let before = slice(text, 0, first.start()).trim_end();
+            let before = slice(text, 0, first.start()).trim_end_matches(yaml_space);
             let line = slice(text, line_start(text, before.len()), before.len());
             let in_comment = line
                 .char_indices()
@@ -393,12 +402,12 @@ fn block_header(text: &str, node: &Node) -> Option<usize> {
     // next line, its header is the last line before it that is not blank.
     let start = node.start();
     let mut line = line_start(text, start);
-    if matches!(byte(text, start), Some(b'|' | b'>')) && !slice(text, line, start).trim().is_empty() {
+    if matches!(byte(text, start), Some(b'|' | b'>')) && !blank(slice(text, line, start)) {
         return Some(line);
     }
     loop {
         line = line_start(text, line.checked_sub(1)?);
-        if !slice(text, line, line_end(text, line)).trim().is_empty() {
+        if !blank(slice(text, line, line_end(text, line))) {
             return Some(line);
         }
     }
@@ -406,7 +415,7 @@ fn block_header(text: &str, node: &Node) -> Option<usize> {
 
 /// Just past a block scalar: its last character, or its header's when it is blank.
 fn block_end(text: &str, node: &Node) -> usize {
-    if !slice(text, node.start(), node.end()).trim().is_empty() {
+    if !blank(slice(text, node.start(), node.end())) {
         return node.end();
     }
     block_header(text, node).map_or(node.end(), |line| content_end(text, line))
@@ -590,7 +599,7 @@ fn set_value(
     if current.starts_with(['&', '!']) {
         // Anchors and tags come before the value, inside its span.
         let properties: Vec<&str> =
-            current.split_whitespace().take_while(|token| token.starts_with(['&', '!'])).collect();
+            current.split(yaml_space).take_while(|token| token.starts_with(['&', '!'])).collect();
         if let Some(anchor) = properties.iter().find(|p| p.starts_with('&')) {
             return fail(&format!(
                 "its value has an anchor ({anchor}) that aliases may share; set it by hand, or remove the anchor"
@@ -632,7 +641,7 @@ fn block_edit(
     }
     let header_end = content_end(text, header);
     let rest = slice(text, header, header_end);
-    let comment = rest.trim_start();
+    let comment = rest.trim_start_matches(yaml_space);
     if !(comment.is_empty() || (comment.starts_with('#') && rest.starts_with([' ', '\t']))) {
         return refuse("with an unusual header line");
     }
@@ -640,14 +649,14 @@ fn block_edit(
     let body_end = node.end();
     let body = if body_end > body_start { slice(text, body_start, body_end) } else { "" };
     let edit = |end: usize, text: String| Ok(Some(Edit { start: indicator, end, text, class: 0, depth: 0, index }));
-    if body.trim().is_empty() {
+    if blank(body) {
         return edit(header, new.to_string());
     }
     // Every line of the text being replaced is the scalar's: indented deeper than its key.
     let key_column = slice(text, line_start(text, key.start()), key.start()).chars().count();
     let inside = body.lines().all(|line| {
         let line = line.trim_end_matches('\r');
-        line.trim().is_empty() || line.len() - line.trim_start_matches(' ').len() > key_column
+        blank(line) || line.len() - line.trim_start_matches(' ').len() > key_column
     });
     if node.start() < body_start || !inside {
         return refuse("whose extent is unclear");
@@ -700,7 +709,7 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
                 let Some(close) = flow_close(text, *end, b'}') else {
                     return fail("the end of its flow mapping {…} cannot be found");
                 };
-                let before = slice(text, 0, close).trim_end();
+                let before = slice(text, 0, close).trim_end_matches(yaml_space);
                 let separator = match before.chars().last() {
                     _ if !first => ", ",
                     _ if entries.is_empty() => "",
@@ -744,7 +753,7 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
         // more indented than its text); the new key goes after them all.
         while at < text.len() {
             let next = line_end(text, at);
-            if !slice(text, at, next).trim().is_empty() {
+            if !blank(slice(text, at, next)) {
                 break;
             }
             at = next;
@@ -1162,6 +1171,15 @@ mod tests {
         assert_eq!(err, "cannot add k: its parent mapping has no plain key to take the indentation from");
         let after = apply("# values {\nk: 1\n", &set(&[("j", "2")])).unwrap();
         assert_eq!(after, "# values {\nk: 1\nj: \"2\"\n");
+    }
+
+    /// Regression (found by the values fuzz target): a vertical tab (text
+    /// to YAML) before a flow mapping's `}` was trimmed as white space, and a
+    /// key appended there ran into the key it ended.
+    #[test]
+    fn fuzz_crash_vertical_tab_key_trimmed_before_a_closing_brace() {
+        let after = apply(" {\n\td:\r\n,\n\x0b}", &set(&[("21", "{"), (",", "")])).unwrap();
+        assert_eq!(after, " {\n\td:\r\n,\n\x0b, \"21\": \"{\", \",\": \"\"}");
     }
 
     #[test]
