@@ -421,6 +421,30 @@ fn block_end(text: &str, node: &Node) -> usize {
     block_header(text, node).map_or(node.end(), |line| content_end(text, line))
 }
 
+/// Whether the parser's spans hold what it read there: every one-line
+/// plain scalar its own text, every quoted one its quotes. (The parser has
+/// been seen to misplace every node after a `%` directive with non-ASCII text.)
+fn spans_match(text: &str, node: &Node) -> bool {
+    match node {
+        // Empty ones sit wherever the next token is; a span may have lost
+        // text Rust's `trim_end` took for white space (see `odd_tail`).
+        Node::Scalar { value, quoted: false, block: false, start, end } => {
+            let own = slice(text, *start, *end);
+            value.is_empty()
+                || own.contains(['\n', '&', '!'])
+                || (value.starts_with(own) && (!own.is_empty() || value.trim().is_empty()))
+        }
+        Node::Scalar { quoted: true, block: false, start, end, .. } => {
+            let quote = byte(text, *start);
+            matches!(quote, Some(b'"' | b'\'')) && end.checked_sub(1).and_then(|at| byte(text, at)) == quote
+                || slice(text, *start, *end).starts_with(['&', '!'])
+        }
+        Node::Scalar { .. } | Node::Other { .. } => true,
+        Node::Seq { items, .. } => items.iter().all(|item| spans_match(text, item)),
+        Node::Map { entries, .. } => entries.iter().all(|(k, v)| spans_match(text, k) && spans_match(text, v)),
+    }
+}
+
 /// What a path leads to in the file.
 enum Target<'a> {
     /// An existing value; `key` is its key in a mapping (None: a list item).
@@ -493,6 +517,11 @@ pub fn apply(text: &str, set: &[(KeyPath, String)]) -> Result<String, String> {
     let root = parse_one(text)?;
     if !matches!(root, Node::Map { .. }) {
         return Err(format!("is {} at the top level, not a mapping (a values file is one)", describe(&root)));
+    }
+    if !spans_match(text, &root) {
+        return Err("cannot be edited safely: the YAML parser places its values where the text does not hold them \
+                    (seen after a directive line with non-ASCII text); edit it by hand"
+            .into());
     }
     let mut unique: Vec<(&KeyPath, &str)> = Vec::new();
     for (path, value) in set {
@@ -1180,6 +1209,16 @@ mod tests {
     fn fuzz_crash_vertical_tab_key_trimmed_before_a_closing_brace() {
         let after = apply(" {\n\td:\r\n,\n\x0b}", &set(&[("21", "{"), (",", "")])).unwrap();
         assert_eq!(after, " {\n\td:\r\n,\n\x0b, \"21\": \"{\", \",\": \"\"}");
+    }
+
+    /// Regression (found by the values fuzz target): after a `%` directive
+    /// line with non-ASCII text the parser places every node a few bytes off;
+    /// a key was appended with the indentation read from the wrong bytes.
+    #[test]
+    fn fuzz_crash_parser_positions_off_after_a_non_ascii_directive() {
+        let before = "%:\u{6fbef}w#!--\n--- #z#####\r\n---\x1b\t:\n";
+        let err = apply(before, &set(&[("\0~,", "%x\x0e")])).unwrap_err();
+        assert!(err.starts_with("cannot be edited safely: the YAML parser places its values"), "{err}");
     }
 
     #[test]
