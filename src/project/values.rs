@@ -232,7 +232,11 @@ fn skip_blanks(text: &str, mut at: usize) -> usize {
 /// The `:` after a key: on the key's line, or, after an explicit `? key`,
 /// on a later line (past comments) at the column of the `?`.
 fn value_colon(text: &str, key: &Node) -> Option<usize> {
-    let key_end = extent_end(text, key)?;
+    value_colon_after(text, key, extent_end(text, key)?)
+}
+
+/// [`value_colon`] for a key whose extent ends at `key_end`.
+fn value_colon_after(text: &str, key: &Node, key_end: usize) -> Option<usize> {
     let at = skip_blanks(text, key_end);
     if byte(text, at) == Some(b':') {
         return Some(at);
@@ -359,11 +363,12 @@ fn extent_end(text: &str, node: &Node) -> Option<usize> {
                 if is_empty_plain(text, key) {
                     return None;
                 }
-                if let Some(colon) = value_colon(text, key) {
+                // Once: keys nest (`? ? ? a`), and twice a level is exponential.
+                let key_end = extent_end(text, key)?;
+                if let Some(colon) = value_colon_after(text, key, key_end) {
                     return Some(colon + 1);
                 }
                 // A `:` after a key that is a collection may be its own or an outer mapping's.
-                let key_end = extent_end(text, key)?;
                 let colon_follows = next_token(text, key_end).is_some_and(|at| byte(text, at) == Some(b':'));
                 (matches!(key, Node::Scalar { .. }) || !colon_follows).then_some(key_end)
             }
@@ -1219,6 +1224,17 @@ mod tests {
         let before = "%:\u{6fbef}w#!--\n--- #z#####\r\n---\x1b\t:\n";
         let err = apply(before, &set(&[("\0~,", "%x\x0e")])).unwrap_err();
         assert!(err.starts_with("cannot be edited safely: the YAML parser places its values"), "{err}");
+    }
+
+    /// Regression (found by the values fuzz target, as a slow unit): the
+    /// extent of a mapping ending in an explicit key that is itself such a
+    /// mapping (`? ? ? …`) was worked out twice a level, 2^depth times.
+    #[test]
+    fn fuzz_crash_nested_explicit_keys_took_exponential_time() {
+        let before = format!("a:\n{}:1\n", "? ".repeat(60));
+        let started = std::time::Instant::now();
+        let _ = apply(&before, &set(&[("b", "1")]));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]
