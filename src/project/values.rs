@@ -758,10 +758,14 @@ fn append_key(text: &str, append: &Append) -> Result<Edit, String> {
     if in_flow {
         return fail("its parent is a one-entry mapping inside a flow list [a: b]; write it as {a: b} first");
     }
-    // The indentation of the mapping's keys, from a plain key's entry (a
+    // The indentation of the mapping's keys, from a one-line key's entry (a
     // key that is itself a collection starts at its first item, perhaps
-    // after an explicit `?` of its own, not where its entry does).
-    let first = entries.iter().find(|(k, _)| matches!(k, Node::Scalar { .. })).map(|(k, _)| entry_start(text, k));
+    // after an explicit `?` of its own; a `|` key at its text; an empty one
+    // anywhere).
+    let first = entries
+        .iter()
+        .find(|(k, _)| matches!(k, Node::Scalar { block: false, .. }) && !is_empty_plain(text, k))
+        .map(|(k, _)| entry_start(text, k));
     let Some(first) = first else {
         return fail("its parent mapping has no plain key to take the indentation from");
     };
@@ -1174,7 +1178,7 @@ mod tests {
         let after = apply("{d: e}: f\nl:\n- [a]\n", &set(&[("k", "v"), ("m", "w")])).unwrap();
         assert_eq!(after, "{d: e}: f\nl:\n- [a]\nk: \"v\"\nm: \"w\"\n");
         let err = apply("a:\r\n\n\n ?\r\n-g:\r\n- [+geP ]", &set(&[("a.b", "v")])).unwrap_err();
-        assert!(err.starts_with("cannot add a.b: its parent mapping ends in an explicit `?` key"), "{err}");
+        assert_eq!(err, "cannot add a.b: its parent mapping has no plain key to take the indentation from");
     }
 
     /// Regression (found by the values fuzz target): a key that is a
@@ -1235,6 +1239,17 @@ mod tests {
         let started = std::time::Instant::now();
         let _ = apply(&before, &set(&[("b", "1")]));
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+
+    /// Regression (found by the values fuzz target): a block scalar key
+    /// (`? >`) gave new keys the indentation of its text.
+    #[test]
+    fn fuzz_crash_indentation_taken_from_a_block_scalar_key() {
+        let before = "!-+5-555+NNNNNNNNNNNNNNi.e~:\n? i~e~:\n? >\n \tNNN|tg+\n";
+        let err = apply(before, &set(&[("z", "t")])).unwrap_err();
+        assert_eq!(err, "cannot add z: its parent mapping has no plain key to take the indentation from");
+        let after = apply("? >\n  folded\n: 1\nb: 2\n", &set(&[("z", "t")])).unwrap();
+        assert_eq!(after, "? >\n  folded\n: 1\nb: 2\nz: \"t\"\n");
     }
 
     #[test]
