@@ -169,18 +169,30 @@ impl<'de> Deserialize<'de> for Span {
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     now: Timestamp,
+    /// Set by [`NOW_ENV`] or a test: every reading gives the same time.
+    fixed: bool,
 }
 
 impl Clock {
     pub fn from_env() -> Result<Self, ClockError> {
         match std::env::var(NOW_ENV) {
             Ok(text) => Timestamp::parse(&text).map(Clock::fixed).map_err(|_| ClockError::BadNowOverride(text)),
-            Err(_) => Ok(Clock { now: Timestamp(Utc::now().timestamp()) }),
+            Err(_) => Ok(Clock { now: Timestamp(Utc::now().timestamp()), fixed: false }),
         }
     }
 
     pub fn fixed(now: Timestamp) -> Self {
-        Clock { now }
+        Clock { now, fixed: true }
+    }
+
+    /// The clock read again, for a change made again later (a push rebuilt
+    /// on a moved tip); a fixed clock stays where it is.
+    pub fn renewed(self) -> Self {
+        if self.fixed {
+            self
+        } else {
+            Clock { now: Timestamp(Utc::now().timestamp()), fixed: false }
+        }
     }
 
     pub fn now(&self) -> Timestamp {

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod policy;
 pub mod project;
 pub mod record;
+pub mod remote;
 pub mod report;
 pub mod rules;
 pub mod sign;

@@ -540,58 +540,147 @@ fn mark_all(
 /// HEAD as one commit, and stages them in the index so `git status` stays
 /// clean. Other staged or unstaged changes are neither committed nor touched.
 pub fn commit_files(work_tree: &Path, files: &[String], message: &str) -> Result<String, StoreError> {
-    let git = |context: &str| {
-        let context = context.to_string();
-        move |source: gix::Error| StoreError::Git { context, source }
-    };
-    let repo = gix::discover(work_tree).map_err(|e| StoreError::GitSetup(format!("{}: {e}", work_tree.display())))?;
+    Commit::make(work_tree, files, message)?.stage()
+}
+
+/// A commit made on HEAD's branch whose files are not staged yet: until a
+/// push lands it, it can be taken back without touching the index.
+pub struct Commit {
+    repo: gix::Repository,
+    id: gix::ObjectId,
+    parent: Option<gix::ObjectId>,
+    staged: Vec<(String, PathBuf, gix::ObjectId)>,
+}
+
+impl Commit {
+    /// Commits `files` on top of HEAD (see [`commit_files`]); the index is left as it was.
+    pub fn make(work_tree: &Path, files: &[String], message: &str) -> Result<Self, StoreError> {
+        let git = |context: &str| {
+            let context = context.to_string();
+            move |source: gix::Error| StoreError::Git { context, source }
+        };
+        let repo =
+            gix::discover(work_tree).map_err(|e| StoreError::GitSetup(format!("{}: {e}", work_tree.display())))?;
+        let prefix = prefix_in_repo(&repo, work_tree)?;
+        let in_repo = |file: &str| -> String {
+            let joined = prefix.join(file);
+            joined.to_string_lossy().replace('\\', "/")
+        };
+
+        let parent = match repo.head_id() {
+            Ok(id) => Some(id.detach()),
+            Err(_) if repo.head().map(|h| h.is_unborn()).unwrap_or(false) => None,
+            Err(source) => return Err(git("reading HEAD")(source)),
+        };
+        let base_tree = match parent {
+            Some(_) => repo.head_tree_id().map_err(|e| git("reading HEAD's tree")(e))?.detach(),
+            None => gix::ObjectId::empty_tree(repo.object_hash()),
+        };
+        let mut editor = repo.edit_tree(base_tree).map_err(git("editing the tree"))?;
+        let mut staged = Vec::with_capacity(files.len());
+        for file in files {
+            let full = work_tree.join(file);
+            let bytes = std::fs::read(&full).map_err(|source| StoreError::Read { path: file.clone(), source })?;
+            let blob = repo.write_blob(&bytes).map_err(git("writing a blob"))?.detach();
+            let path = in_repo(file);
+            editor.upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob).map_err(git("editing the tree"))?;
+            staged.push((path, full, blob));
+        }
+        let tree = editor.write().map_err(git("writing the tree"))?.detach();
+        crash_point("before-commit");
+        let id = repo
+            .commit("HEAD", message, tree, parent)
+            .map_err(|source| {
+                StoreError::GitSetup(format!(
+                    "cannot commit ({source}); set user.name and user.email in the repository's git config"
+                ))
+            })?
+            .detach();
+        Ok(Commit { repo, id, parent, staged })
+    }
+
+    pub fn id(&self) -> gix::ObjectId {
+        self.id
+    }
+
+    /// Stages the committed files, so `git status` shows them as committed.
+    pub fn stage(self) -> Result<String, StoreError> {
+        stage_in_index(&self.repo, &self.staged)?;
+        Ok(self.id.to_string())
+    }
+
+    /// Takes the commit back: HEAD's branch returns to the parent. Refused
+    /// when something else moved the branch meanwhile, so no one's commit is lost.
+    pub fn take_back(self) -> Result<(), StoreError> {
+        use gix::refs::transaction::PreviousValue;
+        let git = |source: gix::Error| StoreError::Git { context: "taking back the commit".into(), source };
+        let parent = self.parent.ok_or_else(|| {
+            StoreError::GitSetup("cannot take back the first commit of a branch; commit something first".into())
+        })?;
+        let head =
+            self.repo.head_name().map_err(git)?.ok_or_else(|| {
+                StoreError::GitSetup("HEAD is detached; check out a branch to commit and push".into())
+            })?;
+        self.repo
+            .reference(
+                head,
+                parent,
+                PreviousValue::MustExistAndMatch(self.id.into()),
+                "gitops-ledger: take back a commit the remote refused",
+            )
+            .map_err(git)?;
+        Ok(())
+    }
+}
+
+/// Where `work_tree` sits inside its repository's work tree.
+fn prefix_in_repo(repo: &gix::Repository, work_tree: &Path) -> Result<PathBuf, StoreError> {
     let repo_root = repo
         .workdir()
         .ok_or_else(|| StoreError::GitSetup("--commit needs a repository with a work tree, not a bare one".into()))?
         .to_path_buf();
     let canonical =
         |p: &Path| p.canonicalize().map_err(|source| StoreError::Read { path: p.display().to_string(), source });
-    let prefix = canonical(work_tree)?
+    canonical(work_tree)?
         .strip_prefix(canonical(&repo_root)?)
         .map(Path::to_path_buf)
-        .map_err(|_| StoreError::GitSetup(format!("{} is outside its repository's work tree", work_tree.display())))?;
-    let in_repo = |file: &str| -> String {
-        let joined = prefix.join(file);
-        joined.to_string_lossy().replace('\\', "/")
-    };
+        .map_err(|_| StoreError::GitSetup(format!("{} is outside its repository's work tree", work_tree.display())))
+}
 
-    let parent = match repo.head_id() {
-        Ok(id) => Some(id.detach()),
-        Err(_) if repo.head().map(|h| h.is_unborn()).unwrap_or(false) => None,
-        Err(source) => return Err(git("reading HEAD")(source)),
+/// Of `files`, and of the names in `dirs`: what the work tree holds other
+/// than HEAD does (changed, new or deleted), sorted. Files in `dirs` are
+/// compared by name only: their contents are bound by the record chain.
+pub fn uncommitted(tree: &WorkTree, files: &[String], dirs: &[String]) -> Result<Vec<String>, StoreError> {
+    // Ledger and target files are all far smaller; a larger file is refused as it is on read.
+    const LIMIT: u64 = 16 << 20;
+    let repo =
+        gix::discover(tree.root()).map_err(|e| StoreError::GitSetup(format!("{}: {e}", tree.root().display())))?;
+    let head = match repo.head_id() {
+        Ok(_) => Some(GitTree::open(tree.root(), "HEAD")?),
+        Err(_) => None,
     };
-    let base_tree = match parent {
-        Some(_) => repo.head_tree_id().map_err(|e| git("reading HEAD's tree")(e))?.detach(),
-        None => gix::ObjectId::empty_tree(repo.object_hash()),
-    };
-    let mut editor = repo.edit_tree(base_tree).map_err(git("editing the tree"))?;
-    let mut staged = Vec::with_capacity(files.len());
-    for file in files {
-        let full = work_tree.join(file);
-        let bytes = std::fs::read(&full).map_err(|source| StoreError::Read { path: file.clone(), source })?;
-        let blob = repo.write_blob(&bytes).map_err(git("writing a blob"))?.detach();
-        let path = in_repo(file);
-        editor.upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob).map_err(git("editing the tree"))?;
-        staged.push((path, full, blob));
+    let mut out = BTreeSet::new();
+    for dir in dirs {
+        let names = |entries: Vec<DirEntry>| -> BTreeSet<String> {
+            entries.into_iter().filter(|e| e.kind == EntryKind::File).map(|e| format!("{dir}/{}", e.name)).collect()
+        };
+        let committed = match &head {
+            Some(head) => names(head.list(dir)?),
+            None => BTreeSet::new(),
+        };
+        out.extend(names(tree.list(dir)?).symmetric_difference(&committed).cloned());
     }
-    let tree = editor.write().map_err(git("writing the tree"))?.detach();
-    crash_point("before-commit");
-    let commit = repo
-        .commit("HEAD", message, tree, parent)
-        .map_err(|source| {
-            StoreError::GitSetup(format!(
-                "cannot commit ({source}); set user.name and user.email in the repository's git config"
-            ))
-        })?
-        .detach();
-
-    stage_in_index(&repo, &staged)?;
-    Ok(commit.to_string())
+    for file in files {
+        let on_disk = tree.kind(file)?.map(|_| tree.blob_id(file, LIMIT)).transpose()?;
+        let committed = match &head {
+            Some(head) => head.kind(file)?.map(|_| head.blob_id(file, LIMIT)).transpose()?,
+            None => None,
+        };
+        if on_disk != committed {
+            out.insert(file.clone());
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 fn stage_in_index(repo: &gix::Repository, staged: &[(String, PathBuf, gix::ObjectId)]) -> Result<(), StoreError> {

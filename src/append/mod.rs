@@ -7,7 +7,7 @@ mod transaction;
 
 use std::collections::BTreeMap;
 
-use crate::chain::{AppHistory, Chain};
+use crate::chain::{AppHistory, Chain, Outcome};
 use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile};
 use crate::policy::{policy_path, Policy, PolicyError, PolicyFile};
@@ -17,7 +17,10 @@ use crate::rules::{self, check_link, check_policies, check_record, Candidate, Ru
 use crate::sign::{PolicyKey, SignError, SigningKey};
 use crate::store::StoreError;
 
-pub use transaction::{Applied, Change, NewFile, Prepared, Transaction, WriteOptions};
+pub use transaction::{Applied, Change, Landed, NewFile, Prepared, PushOptions, Reads, Transaction, WriteOptions};
+
+use crate::ledger::APPS_DIR;
+use crate::policy::POLICY_DIR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
@@ -39,7 +42,29 @@ pub enum AppendError {
     Canonical(#[from] crate::canonical::CanonicalError),
     #[error(transparent)]
     Project(#[from] crate::project::ProjectError),
-    /// A step after the first write failed; every file written was put back.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
+    /// `--commit` or `--push` with ledger files the commit depends on not committed.
+    #[error(
+        "{} {} not committed, and the commit this makes needs {}: commit {} first (`git add` and `git commit`), \
+         or leave out --commit and --push; nothing was written",
+        .0.join(", "),
+        if .0.len() == 1 { "is" } else { "are" },
+        if .0.len() == 1 { "it" } else { "them" },
+        if .0.len() == 1 { "it" } else { "them" }
+    )]
+    Uncommitted(Vec<String>),
+    /// A push found the remote moved on, and the change, made again there, failed.
+    #[error("{remote} moved on while this was being pushed; made again on its new tip (attempt {}), {source}; nothing was pushed, and your branch is now at {remote}", rebuilds + 1)]
+    Moved { remote: String, rebuilds: u32, source: Box<AppendError> },
+    /// Every push found the remote moved on.
+    #[error("gave up after {attempts} pushes: other writers kept moving {remote} (last: {reason}); nothing was pushed, and your branch is now at {remote}; run this again, or raise --retries")]
+    Crowded { remote: String, attempts: u32, reason: String },
+    /// The commit was made, but pushing it failed for a reason a retry cannot fix.
+    #[error("committed {commit} on your branch, but did not push it: {source}")]
+    NotPushed { commit: String, source: crate::remote::RemoteError },
+    /// A step failed after the first write, and every file written was put
+    /// back, or before it (the projection was refused).
     #[error("{0}; nothing was written")]
     Undone(Box<AppendError>),
     /// A write failed, and putting back what was written failed too.
@@ -70,6 +95,11 @@ fn no_policy() -> AppendError {
 pub fn projection(ledger: &Ledger, now: Timestamp) -> Result<Vec<ProjectedFile>, AppendError> {
     signed_policies(ledger, now)?.last().ok_or_else(no_policy)?;
     Ok(crate::project::plan_ledger(ledger, None)?)
+}
+
+/// Every policy version, which a commit of anything cited under them needs.
+fn policy_reads(policies: rules::Policies) -> Reads {
+    Reads { files: policies.0.iter().map(|p| p.path.clone()).collect(), dirs: vec![POLICY_DIR.to_string()] }
 }
 
 /// The app's chain and its fold, refusing to extend a broken chain.
@@ -289,8 +319,12 @@ impl<'l> AppendContext<'l> {
         };
         let new_file = NewFile { path: file.path.clone(), bytes: file.record.to_pretty_json(), create_new: true };
         let mut chain = self.chain;
+        // The commit needs every policy version and the chain it extends.
+        let mut reads = policy_reads(self.policies);
+        reads.files.extend(chain.last().map(|last| last.path.clone()));
+        reads.dirs.push(format!("{APPS_DIR}/{}", file.record.app));
         chain.records.push(file);
-        Ok(Prepared { outcome: written, files: vec![new_file], chain: Some(chain), commit_message })
+        Ok(Prepared { outcome: written, files: vec![new_file], chain: Some(chain), commit_message, reads })
     }
 }
 
@@ -341,6 +375,12 @@ impl Change for Promote<'_> {
         let message = format!("chore({}): {verb} {} to {digest}\n", record.env, record.app);
         context.sign_and_check(record, self.key, now, message)
     }
+
+    /// The images resolved the first time: a rebuild does not read the upstream again.
+    fn again(&self, made: &Written) -> Option<Self> {
+        let request = PromoteRequest { images: made.record.images.clone(), ..self.request.clone() };
+        Some(Promote { request, key: self.key })
+    }
 }
 
 /// What `evidence` asks for.
@@ -358,6 +398,9 @@ pub struct EvidenceRequest {
 pub struct AddEvidence<'k> {
     pub request: EvidenceRequest,
     pub key: &'k SigningKey,
+    /// What the evidence was gathered for, when made again on a moved tip:
+    /// refused if the environment runs something else there.
+    pub expected: Option<Vec<Image>>,
 }
 
 impl Change for AddEvidence<'_> {
@@ -374,6 +417,18 @@ impl Change for AddEvidence<'_> {
                 format!("{} runs nothing of {} yet, so there is nothing to attest to", request.env, request.app),
             )
         })?;
+        if self.expected.as_ref().is_some_and(|expected| expected != &images) {
+            let shown: Vec<String> = images.iter().map(ToString::to_string).collect();
+            return Err(context.refuse(
+                &request.app,
+                Rule::Evidence,
+                format!(
+                    "{} runs {} now, not what this evidence was gathered for; gather it again for what runs now",
+                    request.env,
+                    shown.join(", ")
+                ),
+            ));
+        }
         let message = format!(
             "chore({}): {} {} for {}\n",
             request.env, request.evidence.kind, request.evidence.result, request.app
@@ -381,6 +436,10 @@ impl Change for AddEvidence<'_> {
         let mut record = context.record(request.app, request.env, Kind::Evidence, images, request.at.unwrap_or(now));
         record.evidence = Some(request.evidence);
         context.sign_and_check(record, self.key, now, message)
+    }
+
+    fn again(&self, made: &Written) -> Option<Self> {
+        Some(AddEvidence { request: self.request.clone(), key: self.key, expected: Some(made.record.images.clone()) })
     }
 }
 
@@ -419,6 +478,19 @@ impl Change for Approve<'_> {
         record.approves = Some(id);
         let message = format!("chore({}): approve {app}@{seq} ({})\n", record.env, context.signer);
         context.sign_and_check(record, self.key, now, message)
+    }
+
+    /// Another approval completed the record meanwhile: what this one was for is done.
+    fn done_on(&self, ledger: &Ledger) -> Option<String> {
+        let chain = ledger.chain(&self.app).ok()?;
+        let target = chain.records.iter().find(|r| r.record.seq == self.seq)?;
+        let history = chain.fold(ledger.policies());
+        match history.outcome(&target.id)? {
+            (_, Outcome::Effective { at }) => {
+                Some(format!("{}@{} took effect at {at}, completed by another approval", self.app, self.seq))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -489,6 +561,9 @@ impl Change for SignPolicy<'_> {
         }
         let written = policies.pop().ok_or_else(no_policy)?;
         let message = format!("chore(policy): sign version {} ({signer})\n", written.policy.version);
+        // The version signed may hold uncommitted edits (that is how it is
+        // written); the versions before it must be committed.
+        let reads = Reads { files: policies.iter().map(|p| p.path.clone()).collect(), dirs: Vec::new() };
         Ok(Prepared {
             files: vec![NewFile {
                 path: written.path.clone(),
@@ -504,6 +579,7 @@ impl Change for SignPolicy<'_> {
             },
             chain: None,
             commit_message: message,
+            reads,
         })
     }
 }
@@ -528,6 +604,7 @@ impl Change for NewPolicyVersion {
             commit_message: format!("chore(policy): start version {}\n", policy.version),
             outcome: path,
             chain: None,
+            reads: policy_reads(ledger.policies()),
         })
     }
 }
@@ -564,6 +641,7 @@ impl Change for Init {
             commit_message: "chore(policy): version 1\n".into(),
             outcome: path,
             chain: None,
+            reads: Reads::default(),
         })
     }
 }

@@ -47,7 +47,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     let (app, seq) = args.target;
     let change = Approve { app, seq, key: &key, signer: args.signing.signer, at: args.at };
     let options = args.write.options();
-    let applied = write_change(context, &change, options)?;
+    let Some(applied) = write_change(context, &change, &options)? else { return Ok(ExitKind::Holds) };
     report_written(context, &applied.outcome)?;
     report_applied(context, &applied)?;
     Ok(ExitKind::Holds)

@@ -93,8 +93,16 @@ fn append_exit_kind(err: &AppendError) -> ExitKind {
         AppendError::Record(_) | AppendError::Policy(_) => ExitKind::RuleFailed,
         AppendError::Store(err) => store_exit_kind(err),
         AppendError::Project(err) => project_exit_kind(err),
-        AppendError::Undone(source) | AppendError::UndoFailed { source, .. } => append_exit_kind(source),
-        AppendError::Usage(_) | AppendError::Sign(_) | AppendError::Canonical(_) => ExitKind::Usage,
+        AppendError::Undone(source) | AppendError::UndoFailed { source, .. } | AppendError::Moved { source, .. } => {
+            append_exit_kind(source)
+        }
+        // Refused with nothing written or pushed; committing first, or running again, is the fix.
+        AppendError::Uncommitted(_) | AppendError::Crowded { .. } => ExitKind::RuleFailed,
+        AppendError::Usage(_)
+        | AppendError::Sign(_)
+        | AppendError::Canonical(_)
+        | AppendError::Remote(_)
+        | AppendError::NotPushed { .. } => ExitKind::Usage,
     }
 }
 

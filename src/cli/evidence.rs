@@ -78,7 +78,8 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         at: args.at,
     };
     let options = args.write.options();
-    let applied = write_change(context, &AddEvidence { request, key: &key }, options)?;
+    let change = AddEvidence { request, key: &key, expected: None };
+    let Some(applied) = write_change(context, &change, &options)? else { return Ok(ExitKind::Holds) };
     report_written(context, &applied.outcome)?;
     report_applied(context, &applied)?;
     Ok(ExitKind::Holds)

@@ -54,7 +54,8 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         }
     }
     let change = Init { keys, ci: args.ci, targets: args.targets };
-    let path = write_change(context, &change, WriteOptions { project: false, commit: false })?.outcome;
+    let Some(applied) = write_change(context, &change, &WriteOptions::default())? else { return Ok(ExitKind::Holds) };
+    let path = applied.outcome;
     say!(context, "wrote {path} (unsigned template)");
     say!(context, "next: edit it (keys, signers, thresholds, soak, freeze, targets), then sign it with the root keys:");
     say!(context, "  gitops-ledger policy sign --key <root key>   (once per root signer)");

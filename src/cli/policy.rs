@@ -1,7 +1,7 @@
 //! `policy sign` and `policy new`.
 
 use super::exit_codes::{self, ExitCodes};
-use super::util::{say, write_change, Context, SigningArgs};
+use super::util::{report_applied, say, write_change, CommitArgs, Context, SigningArgs};
 use super::{CommandError, ExitKind};
 use crate::append::{NewPolicyVersion, SignPolicy, WriteOptions};
 use std::io::Write;
@@ -34,13 +34,23 @@ pub enum Command {
     Sign(SignArgs),
     /// Copy the newest policy to version N+1, unsigned, to edit and sign.
     #[command(after_long_help = exit_codes::help(NEW_EXIT_CODES))]
-    New,
+    New(NewArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
     #[command(flatten)]
     pub signing: SigningArgs,
+    #[command(flatten)]
+    pub commit: CommitArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// Make one git commit holding the new version (it fails verify until its root signatures are in: collect
+    /// them on a branch).
+    #[arg(long)]
+    pub commit: bool,
 }
 
 pub fn run(context: &mut Context, command: Command) -> Result<ExitKind, CommandError> {
@@ -48,25 +58,32 @@ pub fn run(context: &mut Context, command: Command) -> Result<ExitKind, CommandE
         Command::Sign(args) => {
             let key = args.signing.load_key()?;
             let change = SignPolicy { key: &key, signer: args.signing.signer };
-            let signed = write_change(context, &change, WriteOptions { project: false, commit: false })?.outcome;
+            let Some(applied) = write_change(context, &change, &args.commit.options())? else {
+                return Ok(ExitKind::Holds);
+            };
+            let signed = &applied.outcome;
             say!(context, "signed {} (policy version {}) as {}", signed.path, signed.version, signed.signer);
             if signed.outstanding.is_empty() {
                 say!(context, "policy version {} is fully signed; id {}", signed.version, signed.id);
                 if signed.version == 1 {
                     say!(context, "pin it in CI: gitops-ledger verify --trust {}", signed.id);
                 }
-                Ok(ExitKind::Holds)
             } else {
                 for violation in &signed.outstanding {
                     say!(context, "still needed: {}", violation.message);
                 }
-                Ok(ExitKind::Holds)
             }
+            report_applied(context, &applied)?;
+            Ok(ExitKind::Holds)
         }
-        Command::New => {
-            let path =
-                write_change(context, &NewPolicyVersion, WriteOptions { project: false, commit: false })?.outcome;
+        Command::New(args) => {
+            let options = WriteOptions { commit: args.commit, ..WriteOptions::default() };
+            let Some(applied) = write_change(context, &NewPolicyVersion, &options)? else {
+                return Ok(ExitKind::Holds);
+            };
+            let path = &applied.outcome;
             say!(context, "wrote {path} (unsigned copy of the newest version)");
+            report_applied(context, &applied)?;
             say!(context, "next: edit it, then `gitops-ledger policy sign` with the root keys of the previous and the new version");
             Ok(ExitKind::Holds)
         }

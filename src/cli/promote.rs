@@ -68,7 +68,9 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         override_: args.override_reason.map(|reason| Override { reason, rules: args.override_rules }),
     };
     let options = args.write.options();
-    let applied = write_change(context, &Promote { request, key: &key }, options)?;
+    let Some(applied) = write_change(context, &Promote { request, key: &key }, &options)? else {
+        return Ok(ExitKind::Holds);
+    };
     report_written(context, &applied.outcome)?;
     report_applied(context, &applied)?;
     Ok(ExitKind::Holds)

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{CliError, CommandError};
-use crate::append::{Applied, Change, Transaction, WriteOptions, Written};
+use crate::append::{Applied, Change, Landed, PushOptions, Transaction, WriteOptions, Written};
 use crate::clock::{Clock, Timestamp};
 use crate::record::{Kind, Name};
 use crate::sign::SigningKey;
@@ -109,20 +109,43 @@ impl SigningArgs {
     }
 }
 
-/// `--no-project` and `--commit`, as every command that appends a record takes them.
+/// `--no-project` and the commit and push flags, as every command that appends a record takes them.
 #[derive(Debug, clap::Args)]
 pub struct WriteArgs {
     /// Do not update the target files and versions.json (they will show as drift until `project` runs).
     #[arg(long)]
     pub no_project: bool,
-    /// Make one git commit holding the new record and the projection.
-    #[arg(long)]
-    pub commit: bool,
+    #[command(flatten)]
+    pub commit: CommitArgs,
 }
 
 impl WriteArgs {
     pub fn options(&self) -> WriteOptions {
-        WriteOptions { project: !self.no_project, commit: self.commit }
+        WriteOptions { project: !self.no_project, ..self.commit.options() }
+    }
+}
+
+/// `--commit` and `--push`, as every writing command that can push takes them.
+#[derive(Debug, clap::Args)]
+pub struct CommitArgs {
+    /// Make one git commit holding what was written.
+    #[arg(long)]
+    pub commit: bool,
+    /// Commit and push; when the remote moved on, make the change again on its new tip and push again (never forced).
+    #[arg(long)]
+    pub push: bool,
+    /// The remote to push to; default: the branch's upstream remote, else origin.
+    #[arg(long, value_name = "NAME", requires = "push")]
+    pub remote: Option<String>,
+    /// How many times to make the change again on a moved tip before giving up.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "push")]
+    pub retries: u32,
+}
+
+impl CommitArgs {
+    pub fn options(&self) -> WriteOptions {
+        let push = self.push.then(|| PushOptions { remote: self.remote.clone(), retries: self.retries });
+        WriteOptions { project: false, commit: self.commit || self.push, push }
     }
 }
 
@@ -132,13 +155,20 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CommandError> {
 }
 
 /// Makes `change` in one transaction: the lock, the writes, the projection,
-/// the commit.
+/// the commit, the push. None: a push found the change already made on the
+/// remote's new tip, and said so; nothing was written.
 pub(crate) fn write_change<C: Change>(
     context: &mut Context,
     change: &C,
-    options: WriteOptions,
-) -> Result<Applied<C::Outcome>, CommandError> {
-    Ok(Transaction::begin(&context.tree)?.apply(change, options, context.clock.now())?)
+    options: &WriteOptions,
+) -> Result<Option<Applied<C::Outcome>>, CommandError> {
+    match Transaction::begin(&context.tree)?.apply(change, options, context.clock)? {
+        Landed::Applied(applied) => Ok(Some(applied)),
+        Landed::AlreadyDone { why, remote } => {
+            say!(context, "{remote} moved on meanwhile: {why}; nothing to push");
+            Ok(None)
+        }
+    }
 }
 
 /// After [`write_change`]: the projected files and the commit, once the
@@ -149,6 +179,15 @@ pub(crate) fn report_applied<T>(context: &mut Context, applied: &Applied<T>) -> 
     }
     if let Some(commit) = &applied.commit {
         say!(context, "committed {commit}");
+    }
+    match &applied.pushed {
+        Some((remote, 0)) => say!(context, "pushed to {remote}"),
+        Some((remote, rebuilds)) => say!(
+            context,
+            "pushed to {remote}, made again on its new tip {rebuilds} time{} (others pushed first)",
+            if *rebuilds == 1 { "" } else { "s" }
+        ),
+        None => {}
     }
     Ok(())
 }

@@ -30,6 +30,34 @@ pub struct TestRepo {
 impl TestRepo {
     /// An empty git repo with a fixed author, and the test keys beside it.
     pub fn new() -> Self {
+        let repo = TestRepo::empty();
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.configure_author();
+        repo
+    }
+
+    /// A clone of `remote` (its `origin`), with the test keys beside it.
+    pub fn clone_of(remote: &Path) -> Self {
+        let repo = TestRepo::empty();
+        std::fs::remove_dir(&repo.root).unwrap();
+        repo.git_in(repo.root.parent().unwrap(), &["clone", "-q", &remote.display().to_string(), "repo"]);
+        repo.configure_author();
+        repo
+    }
+
+    /// A bare repo beside this one holding its main branch, set as its
+    /// `origin` with main tracking it: the remote of `--push` tests.
+    pub fn bare_remote(&self) -> PathBuf {
+        let bare = self.keys.parent().unwrap().join("remote.git");
+        self.git(&["init", "-q", "--bare", "-b", "main", &bare.display().to_string()]);
+        // Keep a reflog, so a test can see that every update was a fast-forward.
+        self.git_in(&bare, &["config", "core.logAllRefUpdates", "always"]);
+        self.git(&["remote", "add", "origin", &bare.display().to_string()]);
+        self.git(&["push", "-q", "-u", "origin", "main"]);
+        bare
+    }
+
+    fn empty() -> Self {
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path().join("repo");
         let keys = temp.path().join("keys");
@@ -42,11 +70,12 @@ impl TestRepo {
                 set_mode(&target, if file.ends_with(".pub") { 0o644 } else { 0o600 });
             }
         }
-        let repo = TestRepo { _temp: temp, root, keys, now: NOW.to_string() };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.git(&["config", "user.name", "Test Author"]);
-        repo.git(&["config", "user.email", "author@example.invalid"]);
-        repo
+        TestRepo { _temp: temp, root, keys, now: NOW.to_string() }
+    }
+
+    fn configure_author(&self) {
+        self.git(&["config", "user.name", "Test Author"]);
+        self.git(&["config", "user.email", "author@example.invalid"]);
     }
 
     /// A repo whose policy version 1 names alice, bob, carol (humans) and ci
@@ -95,7 +124,12 @@ impl TestRepo {
     /// The binary with a cleared environment, git pointed away from any
     /// user or system config, and the clock fixed at `self.now`.
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("gitops-ledger").unwrap();
+        Command::from_std(self.process())
+    }
+
+    /// [`TestRepo::cmd`] as a plain process, to run several at once.
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-ledger"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.keys.parent().unwrap())
@@ -136,9 +170,14 @@ impl TestRepo {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.root, args)
+    }
+
+    /// git, hermetic as [`TestRepo::git`], in another directory.
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
         let out = std::process::Command::new("git")
             .args(args)
-            .current_dir(&self.root)
+            .current_dir(dir)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_SYSTEM", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")

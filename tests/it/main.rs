@@ -19,6 +19,7 @@ mod pr_check;
 mod projection;
 mod promote_flow;
 mod properties;
+mod push;
 mod refusals;
 mod report;
 mod targets;

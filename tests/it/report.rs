@@ -27,6 +27,7 @@ fn eventful() -> TestRepo {
         &repo.key_str("ci"),
         "--at",
         "2026-11-20T09:30:00Z",
+        "--commit",
     ]);
     repo.ok(&[
         "promote",
@@ -38,8 +39,9 @@ fn eventful() -> TestRepo {
         &repo.key_str("alice"),
         "--at",
         "2026-11-21T10:00:00Z",
+        "--commit",
     ]);
-    repo.ok(&["approve", "api@4", "--key", &repo.key_str("bob"), "--at", "2026-11-21T10:30:00Z"]);
+    repo.ok(&["approve", "api@4", "--key", &repo.key_str("bob"), "--at", "2026-11-21T10:30:00Z", "--commit"]);
     repo.promote("dev", 'b', "ci", "2026-11-22T08:00:00Z");
     repo.ok(&[
         "promote",
