@@ -77,7 +77,9 @@ pub(crate) fn parse_at(text: &str) -> Result<Timestamp, String> {
 /// `--key` and `--signer`, as every signing command takes them.
 #[derive(Debug, clap::Args)]
 pub struct SigningArgs {
-    /// OpenSSH ed25519 private key (encrypted keys read GITOPS_LEDGER_PASSPHRASE).
+    /// OpenSSH ed25519 private key (encrypted keys read GITOPS_LEDGER_PASSPHRASE),
+    /// or a public key (.pub) whose private half the ssh-agent at SSH_AUTH_SOCK
+    /// holds: the agent signs, so the private key need not be on disk.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     /// Policy name of the signer; default: the name whose key matches --key.
@@ -86,14 +88,16 @@ pub struct SigningArgs {
 }
 
 impl SigningArgs {
-    /// Loads `--key` with the passphrase from the environment, if any.
+    /// Loads `--key` with the passphrase from the environment, if any (or,
+    /// for a public key, finds the agent holding it).
     /// Like ssh-keygen, it warns about a private key others can read; unlike
     /// ssh-keygen it still signs, since CI secrets are often mounted 0644.
     pub fn load_key(&self) -> Result<SigningKey, CommandError> {
         let path = &self.key;
         let key = SigningKey::load(path, SigningKey::passphrase_from_env())?;
+        // A public key file is meant to be readable; only a private one is a secret.
         #[cfg(unix)]
-        {
+        if key.agent_socket().is_none() {
             use std::os::unix::fs::PermissionsExt;
             if let Ok(meta) = std::fs::metadata(path) {
                 let mode = meta.permissions().mode() & 0o777;

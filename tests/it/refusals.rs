@@ -313,7 +313,11 @@ fn key_problems_are_usage_errors_that_name_the_key() {
     };
     let missing = repo.keys.join("nobody").display().to_string();
     run(promote(&missing, &[]), &["cannot read key file", "nobody"]);
-    run(promote(&repo.key_str("ci.pub"), &[]), &["is not an OpenSSH private key"]);
+    let junk = repo.keys.join("junk");
+    std::fs::write(&junk, "not a key\n").unwrap();
+    run(promote(&junk.display().to_string(), &[]), &["is neither an OpenSSH private key", "nor a public key line"]);
+    // A public key signs through the agent, and there is none here (tests/it/agent.rs has the rest).
+    run(promote(&repo.key_str("ci.pub"), &[]), &["ci.pub is a public key", "SSH_AUTH_SOCK is not set"]);
     run(
         promote(&repo.key_str("ci"), &["--signer", "dave"]),
         &["signer dave is not in policy version 1; known signers: alice, bob, carol, ci"],
@@ -330,6 +334,9 @@ fn key_problems_are_usage_errors_that_name_the_key() {
     let ecdsa = repo.keys.join("ecdsa").display().to_string();
     keygen(&["-q", "-t", "ecdsa", "-N", "", "-f", &ecdsa]);
     run(promote(&ecdsa, &[]), &["is a ecdsa-sha2-nistp256 key; gitops-ledger signs with ssh-ed25519 keys only"]);
+    // Its public half is refused the same way, before any agent is looked for.
+    let ecdsa_pub = format!("{ecdsa}.pub");
+    run(promote(&ecdsa_pub, &[]), &["is a ecdsa-sha2-nistp256 key; gitops-ledger signs with ssh-ed25519 keys only"]);
 
     let encrypted = repo.keys.join("encrypted").display().to_string();
     keygen(&["-q", "-t", "ed25519", "-N", "correct horse", "-f", &encrypted]);
