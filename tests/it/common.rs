@@ -442,7 +442,7 @@ pub fn kustomize_problem(kubectl_version: &str) -> Option<String> {
 fn install_hint(tool: &str) -> &'static str {
     match tool {
         "chromium" => "apt-get install chromium",
-        "ssh-keygen" | "ssh-agent" => "apt-get install openssh-client",
+        "ssh-keygen" | "ssh-agent" | "ssh-add" => "apt-get install openssh-client",
         "kubectl" => {
             "install kubectl with kustomize v5 from the Kubernetes packages, https://kubernetes.io/docs/tasks/tools/"
         }

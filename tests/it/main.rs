@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agent;
 mod approvals;
 mod audit;
 mod cli_help;
