@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failing loudly is right
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,18 +16,8 @@ use fixture::Layout;
 
 const APPS: usize = 50;
 
-fn binary() -> std::path::PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/gitops-ledger");
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "--bin", "gitops-ledger"])
-        .status()
-        .expect("cargo");
-    assert!(status.success(), "building the release binary failed");
-    path
-}
-
 fn promote_commit(c: &mut Criterion) {
-    let binary = binary();
+    let binary = fixture::release_binary();
     let mut group = c.benchmark_group("promote --commit");
     group.sample_size(20);
     for (label, records) in [("1000", 1_000usize), ("100000", 100_000), ("100000 with overlays", 100_000)] {

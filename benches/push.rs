@@ -18,16 +18,6 @@ mod fixture;
 const RECORDS: usize = 1_000;
 const APPS: usize = 50;
 
-fn binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/gitops-ledger");
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "--bin", "gitops-ledger"])
-        .status()
-        .expect("cargo");
-    assert!(status.success(), "building the release binary failed");
-    path
-}
-
 /// A bare remote holding the fixture ledger, and one clone of it per job.
 fn remote_and_clones(ledger: &Path, work: &Path, jobs: usize) -> Vec<PathBuf> {
     let _ = std::fs::remove_dir_all(work);
@@ -82,7 +72,7 @@ fn land_all(binary: &Path, clones: &[PathBuf], round: u64) -> Duration {
 }
 
 fn concurrent_push(c: &mut Criterion) {
-    let binary = binary();
+    let binary = fixture::release_binary();
     let ledger = fixture::ledger(&fixture::fixture_dir(&format!("push-{RECORDS}")), RECORDS, APPS);
     let work = fixture::fixture_dir("push-work");
     let mut group = c.benchmark_group("promote --push, all landed");

@@ -18,6 +18,17 @@ pub const START: i64 = 1_577_836_800; // 2020-01-01T00:00:00Z
 /// Records are two hours apart; production soaks one hour.
 pub const STEP: i64 = 7200;
 
+/// The release binary, built first: benchmarks run the tool as a user does.
+pub fn release_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/gitops-ledger");
+    let status = Command::new("cargo")
+        .args(["build", "--release", "--quiet", "--bin", "gitops-ledger"])
+        .status()
+        .expect("cargo");
+    assert!(status.success(), "building the release binary failed");
+    path
+}
+
 pub fn keys_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors/keys")
 }

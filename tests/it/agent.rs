@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{digest, independent_message, tool_available, TestRepo};
+use crate::common::{digest, independent_message, succeeded, tool_available, TestRepo};
 use crate::interop::ssh_keygen_verify;
 
 /// A real `ssh-agent` on a socket of its own, ended when dropped.
@@ -78,15 +78,7 @@ fn run(repo: &TestRepo, agent: Option<&Path>, args: &[&str]) -> Output {
 }
 
 fn ok(repo: &TestRepo, agent: &Path, args: &[&str]) -> String {
-    let out = run(repo, Some(agent), args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    succeeded(args, run(repo, Some(agent), args))
 }
 
 /// Exit 2 and the whole stderr, with the temporary directories named

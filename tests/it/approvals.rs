@@ -182,7 +182,8 @@ fn forge_approval(
 }
 
 /// dev, staging and a production promotion by alice alone (api@3), forged.
-fn waiting() -> TestRepo {
+/// Production api@3 waits for one more approval (alice signed), committed.
+pub(crate) fn waiting() -> TestRepo {
     let repo = TestRepo::with_signed_policy();
     repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
     repo.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));

@@ -106,13 +106,7 @@ fn eight_jobs_promoting_at_once_all_land_once_in_contiguous_chains() {
 
 /// Production api@3 waits for one more approval (alice signed), on a shared remote.
 fn waiting_on_a_remote() -> (TestRepo, std::path::PathBuf) {
-    let seed = TestRepo::with_signed_policy();
-    seed.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
-    seed.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
-    seed.forge(Forged::new(3, "production", 'a', "2026-11-26T10:00:00Z", &["alice"]));
-    seed.project();
-    seed.git(&["add", "-A"]);
-    seed.git(&["commit", "-qm", "production waits"]);
+    let seed = crate::approvals::waiting();
     let bare = seed.bare_remote();
     (seed, bare)
 }
