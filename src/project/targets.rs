@@ -3,7 +3,7 @@
 //! file may take writes from several targets and apps; each write owns its
 //! entries, and two writes owning one entry is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::overlay::{self, FoundImage, WantedImage};
@@ -145,27 +145,59 @@ fn yaml_values(
     Ok(keys)
 }
 
+/// A target file the ledger manages: the app and environment it is the
+/// file of, and the target that names it.
+#[derive(Clone, Debug)]
+pub struct Managed {
+    pub path: String,
+    pub target: Target,
+    pub app: Name,
+    pub env: Name,
+}
+
+/// The target files the ledger manages for `state`'s app: in each
+/// environment of the policy (and any its records name), the file each
+/// target serving the app there names. An app is the ledger's from its
+/// first record on; one without records manages nothing, so a repo adopting
+/// the ledger keeps the images its files pin (in the commit that adds the
+/// policy too) until the app's first record takes its files over. This is
+/// the one place that decides: the projection (verify rule 7, `project`,
+/// every append) writes only into these files.
+pub fn managed_files(policy: &Policy, state: &AppState) -> Vec<Managed> {
+    if state.history.last().is_none() {
+        return Vec::new();
+    }
+    let mut envs: BTreeSet<&Name> = policy.environments.iter().map(|e| &e.name).collect();
+    envs.extend(state.history.envs().map(|(env, _)| env));
+    let targets = policy.targets();
+    let mut out = Vec::new();
+    for env in envs {
+        for target in targets.iter().filter(|t| t.serves(&state.app, env)) {
+            out.push(Managed {
+                path: target.path_for(&state.app, env),
+                target: target.clone(),
+                app: state.app.clone(),
+                env: env.clone(),
+            });
+        }
+    }
+    out
+}
+
 /// Every write of `states` under `policy`, by file; a write that cannot be
 /// made is an error in its file's place.
 pub fn writes(policy: &Policy, states: &[AppState]) -> BTreeMap<String, Vec<Result<Write, ProjectError>>> {
-    let targets = policy.targets();
     let mut by_path: BTreeMap<String, Vec<Result<Write, ProjectError>>> = BTreeMap::new();
     for state in states {
-        let mut envs: Vec<_> = state.history.envs().collect();
-        envs.sort_by(|a, b| a.0.cmp(b.0));
-        for (env, history) in envs {
-            if history.state().is_empty() {
-                continue;
-            }
-            for target in targets.iter().filter(|t| t.serves(&state.app, env)) {
-                let path = target.path_for(&state.app, env);
-                let write = match Write::new(target, &state.app, env, history) {
-                    Ok(write) if write.is_empty() => continue,
-                    Ok(write) => Ok(write),
-                    Err(problem) => Err(ProjectError::Target { path: path.clone(), problem }),
-                };
-                by_path.entry(path).or_default().push(write);
-            }
+        for file in managed_files(policy, state) {
+            // A managed file of an environment the app runs nothing in yet keeps what it has.
+            let Some(history) = state.history.env(&file.env).filter(|h| !h.state().is_empty()) else { continue };
+            let write = match Write::new(&file.target, &state.app, &file.env, history) {
+                Ok(write) if write.is_empty() => continue,
+                Ok(write) => Ok(write),
+                Err(problem) => Err(ProjectError::Target { path: file.path.clone(), problem }),
+            };
+            by_path.entry(file.path).or_default().push(write);
         }
     }
     by_path
@@ -360,4 +392,88 @@ pub fn values_read(target: &Target, text: &str) -> Option<String> {
         _ => overlay::read_images(text).ok().filter(|found| !found.is_empty()).map(|found| format!("{found:?}")),
     };
     read.filter(|r| r != "{}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::AppHistory;
+    use crate::clock::Timestamp;
+    use crate::ledger::RecordFile;
+    use crate::record::{record_path, Digest, Image, ImageName, Kind, Record, RECORD_SCHEMA};
+    use crate::rules::Policies;
+
+    fn name(text: &str) -> Name {
+        Name::parse(text).unwrap()
+    }
+
+    /// The template's dev, staging and production, projected by `targets`.
+    fn policy(targets: serde_json::Value) -> Policy {
+        let at = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
+        let mut policy = crate::policy::template(BTreeMap::new(), Vec::new(), &[], at).unwrap();
+        policy.overlay = crate::policy::Overlay::Absent;
+        policy.targets = Some(serde_json::from_value(targets).unwrap());
+        policy
+    }
+
+    /// `app` folded from `records` records of dev (unsigned, so pending: a
+    /// record the app has, whatever became of it).
+    fn state(app: &str, records: u64) -> AppState {
+        let files: Vec<RecordFile> = (1..=records)
+            .map(|seq| {
+                let record = Record {
+                    schema: RECORD_SCHEMA.into(),
+                    app: name(app),
+                    seq,
+                    prev: None,
+                    policy: 1,
+                    env: name("dev"),
+                    from: None,
+                    kind: Kind::Promote,
+                    approves: None,
+                    images: vec![Image {
+                        name: ImageName::parse(&format!("ghcr.io/o/{app}")).unwrap(),
+                        digest: Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap(),
+                        tag: None,
+                    }],
+                    evidence: None,
+                    override_: None,
+                    at: Timestamp::parse("2026-11-02T00:00:00Z").unwrap(),
+                    reason: None,
+                    signatures: Vec::new(),
+                };
+                RecordFile::new(record_path(&record.app, seq), record).unwrap()
+            })
+            .collect();
+        AppState::of(&name(app), AppHistory::of(&files, Policies(&[])))
+    }
+
+    #[test]
+    fn an_app_manages_its_files_from_its_first_record_on() {
+        let policy = policy(serde_json::json!([
+            { "path": "apps/{app}/overlays/{env}/kustomization.yaml" },
+            { "path": "env/{env}/workloads.yaml", "kind": "image-field", "envs": ["production"] },
+            { "path": "charts/{app}/values-{env}.yaml", "kind": "yaml", "apps": ["web"], "set": { "image.tag": "{tag}" } },
+        ]));
+        let paths = |state: &AppState| -> Vec<String> {
+            managed_files(&policy, state).into_iter().map(|f| format!("{} {} {}", f.app, f.env, f.path)).collect()
+        };
+        assert_eq!(
+            paths(&state("api", 0)),
+            Vec::<String>::new(),
+            "no records: adopting, the files are not the ledger's"
+        );
+        // Every environment of the policy, not only those with records: a
+        // file of staging given images by hand is an unbacked change.
+        assert_eq!(
+            paths(&state("api", 1)),
+            [
+                "api dev apps/api/overlays/dev/kustomization.yaml",
+                "api production apps/api/overlays/production/kustomization.yaml",
+                "api production env/production/workloads.yaml",
+                "api staging apps/api/overlays/staging/kustomization.yaml",
+            ]
+        );
+        assert_eq!(paths(&state("web", 2)).len(), 7, "web is also served by the values target");
+    }
 }
