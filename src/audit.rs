@@ -14,7 +14,8 @@ use crate::chain::AppHistory;
 use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile, APPS_DIR};
 use crate::policy::{Policy, Target, POLICY_DIR};
-use crate::project::{drift, plan_targets, read_optional, targets, versions_entry, AppState, VERSIONS_PATH};
+use crate::project::targets::{self, managed_files, Managed};
+use crate::project::{drift, plan_targets, read_optional, versions_entry, AppState, VERSIONS_PATH};
 use crate::record::{Name, Record};
 use crate::rules::Policies;
 use crate::store::{changed_files, Change, CommitInfo, GitRepo, GitTree, Snapshot, StoreError};
@@ -204,7 +205,7 @@ fn check_commit(
     // commit; before the first policy there is nothing to project.
     let ledger = Ledger::load(diff.head)?;
     let Some(policy) = ledger.newest_policy().map(|p| &p.policy) else { return Ok(()) };
-    check_targets(&mut findings, diff, policy, ledger.policies(), records)?;
+    check_targets(&mut findings, diff, &ledger, policy, records)?;
     check_versions(&mut findings, diff, &touched_apps, ledger.policies(), records)
 }
 
@@ -290,37 +291,42 @@ fn is_approval(diff: &Diff, path: &str) -> bool {
     }
 }
 
-/// Changed target files: what each app writes there must be what the
-/// ledger at this commit projects.
+/// Changed target files of the apps the ledger manages (an app without
+/// records is not the ledger's yet, as in verify: [`managed_files`]): what
+/// each app writes there must be what the ledger at this commit projects,
+/// and a managed file it writes nothing into must not be given new values.
 fn check_targets(
     findings: &mut Findings,
     diff: &Diff,
+    ledger: &Ledger,
     policy: &Policy,
-    policies: Policies,
     records: &mut RecordCache,
 ) -> Result<(), StoreError> {
+    // The templates only narrow down whose files changed, so that only those
+    // apps are folded; managed_files decides which of them are the ledger's.
     let targets = policy.targets();
-    let mut by_app: BTreeMap<Name, BTreeSet<String>> = BTreeMap::new();
-    let mut target_of: BTreeMap<&String, (&Target, Option<Name>)> = BTreeMap::new();
+    let mut candidates: BTreeSet<Name> = BTreeSet::new();
     for path in diff.changes.keys() {
         for target in targets.iter() {
-            let Some((app, env)) = target.file_of(path) else { continue };
-            // A file of an app or environment the target does not serve is not the ledger's.
-            let apps = match &app {
-                Some(app) if target.serves(app, &env) => vec![app.clone()],
-                Some(_) => continue,
-                None if target.envs.as_ref().is_some_and(|envs| !envs.contains(&env)) => continue,
-                None => apps_in(diff.head)?.into_iter().filter(|app| target.serves(app, &env)).collect(),
-            };
-            target_of.entry(path).or_insert((target, app));
-            for app in apps {
-                by_app.entry(app).or_default().insert(path.clone());
+            match target.file_of(path) {
+                Some((Some(app), _)) => {
+                    candidates.insert(app);
+                }
+                Some((None, _)) => candidates.extend(ledger.apps().iter().cloned()),
+                None => {}
             }
         }
     }
     let mut projected: BTreeSet<String> = BTreeSet::new();
-    for (app, paths) in by_app {
-        let state = records.state(diff.head, &app, policies)?;
+    let mut managed: BTreeMap<String, Managed> = BTreeMap::new();
+    for app in candidates {
+        let state = records.state(diff.head, &app, ledger.policies())?;
+        let changed: Vec<Managed> =
+            managed_files(policy, &state).into_iter().filter(|f| diff.changes.contains_key(&f.path)).collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let paths: BTreeSet<&str> = changed.iter().map(|f| f.path.as_str()).collect();
         let files: Vec<_> = plan_targets(diff.head, policy, std::slice::from_ref(&state), |p| paths.contains(p))
             .into_iter()
             .filter_map(Result::ok)
@@ -334,29 +340,28 @@ fn check_targets(
                 format!("{} (commit changes it without a record to project it)", violation.message),
             );
         }
+        for file in changed {
+            managed.entry(file.path.clone()).or_insert(file);
+        }
     }
-    // A changed file of an image the ledger does not set is outside the
-    // ledger's concern, but one that sets images where no app has a state is unbacked.
-    for (path, (target, app)) in target_of {
-        if !projected.contains(path)
-            && diff.changes.get(path) != Some(&Change::Deleted)
-            && sets_new_values(diff, path, target)?
+    // A managed file no app writes into (an environment its app has no
+    // record for yet) must keep its values; a file apps share is judged once
+    // every app's writes are known.
+    for (path, file) in managed {
+        if !projected.contains(&path)
+            && diff.changes.get(&path) != Some(&Change::Deleted)
+            && sets_new_values(diff, &path, &file.target)?
         {
-            let whose = app.map(|app| format!(" for {app}")).unwrap_or_default();
+            let whose = if file.target.shared() { String::new() } else { format!(" for {}", file.app) };
             findings.push(
                 FindingKind::UnbackedChange,
                 true,
-                path,
+                &path,
                 format!("sets images{whose} that the ledger at this commit does not project"),
             );
         }
     }
     Ok(())
-}
-
-/// The apps of the ledger in `tree`.
-fn apps_in(tree: &GitTree) -> Result<Vec<Name>, StoreError> {
-    Ok(tree.list(APPS_DIR)?.into_iter().filter_map(|e| Name::parse(&e.name).ok()).collect())
 }
 
 /// Whether the commit changes what `target` reads in the file at `path`,

@@ -162,7 +162,8 @@ pub struct Managed {
 /// the ledger keeps the images its files pin (in the commit that adds the
 /// policy too) until the app's first record takes its files over. This is
 /// the one place that decides: the projection (verify rule 7, `project`,
-/// every append) writes only into these files.
+/// every append) writes only into these files, and `audit` looks for
+/// unbacked changes only in them, so the two cannot disagree on adoption.
 pub fn managed_files(policy: &Policy, state: &AppState) -> Vec<Managed> {
     if state.history.last().is_none() {
         return Vec::new();

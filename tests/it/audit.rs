@@ -337,3 +337,118 @@ fn an_overlay_given_images_for_an_environment_without_records_is_found() {
     );
     assert!(out.contains(&expected), "{out}");
 }
+
+// ------------------------------------------------------------------ adoption
+
+const ENVS: [&str; 3] = ["dev", "staging", "production"];
+
+fn overlay_path(app: &str, env: &str) -> String {
+    format!("apps/{app}/overlays/{env}/kustomization.yaml")
+}
+
+/// An overlay as a repo has it before the ledger: its image pinned by hand
+/// to a digest of `fill`.
+fn pinned_overlay(app: &str, env: &str, fill: char) -> String {
+    format!(
+        "# {app} in {env}\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {app}-{env}\n\nresources:\n  - ../../base\n\nimages:\n  - name: ghcr.io/o/{app}   # pinned by hand until the ledger\n    newTag: \"1.3.0\"\n    digest: {}\n",
+        digest(fill)
+    )
+}
+
+fn deployment(app: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\nspec:\n  selector:\n    matchLabels: {{app: {app}}}\n  template:\n    metadata:\n      labels: {{app: {app}}}\n    spec:\n      containers:\n      - name: {app}\n        image: ghcr.io/o/{app}\n"
+    )
+}
+
+/// Adopting the ledger in a repo whose overlays already pin images: commit
+/// 1 is the signed policy with the overlays of api, web and worker as they
+/// were (dev, staging and production each pinned to its own digest); then
+/// web and api are promoted to dev, and worker, not on the ledger yet, is
+/// bumped by hand.
+fn adoption() -> TestRepo {
+    let mut repo = TestRepo::new();
+    at(&mut repo, "2026-11-27T08:00:00Z");
+    for app in ["api", "web", "worker"] {
+        repo.write(&format!("apps/{app}/base/deployment.yaml"), &deployment(app));
+        repo.write(&format!("apps/{app}/base/kustomization.yaml"), "resources:\n- deployment.yaml\n");
+        for (env, fill) in ENVS.iter().zip(['1', '2', '3']) {
+            repo.write(&overlay_path(app, env), &pinned_overlay(app, env, fill));
+        }
+    }
+    repo.init_policy(|policy| policy["overlay"] = "apps/{app}/overlays/{env}/kustomization.yaml".into());
+    for (app, fill, time) in [("web", 'a', "2026-11-27T09:00:00Z"), ("api", 'b', "2026-11-27T10:00:00Z")] {
+        at(&mut repo, time);
+        repo.ok(&[
+            "promote",
+            "--app",
+            app,
+            "--env",
+            "dev",
+            "--image",
+            &format!("ghcr.io/o/{app}@{}=v1.4.0", digest(fill)),
+            "--key",
+            &repo.key_str("ci"),
+            "--commit",
+        ]);
+    }
+    at(&mut repo, "2026-11-27T11:00:00Z");
+    let worker = overlay_path("worker", "production");
+    repo.write(&worker, &repo.read(&worker).replace(&digest('3'), &digest('4')));
+    repo.git(&["commit", "-qam", "worker 1.3.1 in production, by hand: not on the ledger yet"]);
+    repo
+}
+
+/// `audit` output with each commit id replaced by its place on the
+/// first-parent line (`<1>` the first commit), so snapshots stay readable.
+fn audit_output(repo: &TestRepo, code: i32) -> String {
+    let mut out = repo.fails(code, &["audit"]);
+    let commits = repo.git(&["rev-list", "--first-parent", "--reverse", "HEAD"]);
+    for (n, commit) in commits.lines().enumerate() {
+        out = out.replace(&commit[..12], &format!("<{}>", n + 1));
+    }
+    out
+}
+
+/// Regression: `audit` reported every overlay of the adoption commit ("sets
+/// images for web that the ledger at this commit does not project") while
+/// `verify` passed at every commit. An app with no records is not the
+/// ledger's yet; its first record takes its files over.
+#[test]
+fn audit_accepts_adoption_commit_of_existing_overlays() {
+    let repo = adoption();
+    assert_eq!(repo.commit_count(), 4);
+    for back in 0..4 {
+        repo.ok(&["verify", "--rev", &format!("HEAD~{back}")]);
+    }
+    insta::assert_snapshot!(audit_output(&repo, 0), @r"
+    landed api@1 in <3> at 2026-11-27T10:00:00Z
+    landed web@1 in <2> at 2026-11-27T09:00:00Z
+    ok: 4 commits of HEAD, 2 records landed, 0 error(s), 0 warning(s)
+    ");
+}
+
+/// After its first record an app's overlays are the ledger's: a hand edit
+/// of what it projected, and images set by hand where it has no record yet,
+/// are both found, each with its commit.
+#[test]
+fn after_adoption_a_hand_edit_of_a_managed_apps_overlay_is_found() {
+    let mut repo = adoption();
+    at(&mut repo, "2026-11-27T12:00:00Z");
+    let dev = overlay_path("web", "dev");
+    repo.write(&dev, &repo.read(&dev).replace(&digest('a'), &digest('e')));
+    repo.git(&["commit", "-qam", "web: quick fix in dev"]);
+    let verify = repo.fails(1, &["verify"]);
+    assert!(verify.contains(&dev), "verify finds it too: {verify}");
+    at(&mut repo, "2026-11-27T13:00:00Z");
+    let production = overlay_path("web", "production");
+    repo.write(&production, &repo.read(&production).replace(&digest('3'), &digest('e')));
+    repo.git(&["commit", "-qam", "web: straight to production"]);
+    insta::assert_snapshot!(audit_output(&repo, 1), @r"
+    error: commit <5> (Test Author <author@example.invalid>, 2026-11-27T12:00:00Z): apps/web/overlays/dev/kustomization.yaml: ghcr.io/o/web is set to v1.4.0 sha256:eeeeeeeeeeee but the ledger says web runs v1.4.0 sha256:aaaaaaaaaaaa in dev: an edit behind the ledger's back; run `gitops-ledger project` to restore it, or promote what you meant (commit changes it without a record to project it)
+    error: commit <6> (Test Author <author@example.invalid>, 2026-11-27T13:00:00Z): apps/web/overlays/production/kustomization.yaml: sets images for web that the ledger at this commit does not project
+    landed api@1 in <3> at 2026-11-27T10:00:00Z
+    landed web@1 in <2> at 2026-11-27T09:00:00Z
+    FAILED: 6 commits of HEAD, 2 records landed, 2 error(s), 0 warning(s)
+    ");
+}

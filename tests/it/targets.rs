@@ -326,6 +326,34 @@ fn a_file_shared_by_two_apps_takes_each_apps_own_images() {
     repo.ok(&["audit"]);
 }
 
+/// Adoption in one commit, the policy with the files it names: a file apps
+/// share is not the ledger's until an app it serves has a record; from then
+/// on image values changed there by hand are found.
+#[test]
+fn audit_accepts_a_shared_file_adopted_with_the_policy() {
+    let repo = TestRepo::new();
+    for (path, text) in each_env("env/{env}/workloads.yaml", workloads) {
+        repo.write(&path, &text);
+    }
+    repo.init_policy(|policy| {
+        policy.as_object_mut().unwrap().remove("overlay");
+        policy["targets"] = json!([{ "path": "env/{env}/workloads.yaml", "kind": "image-field" }]);
+    });
+    repo.ok(&["verify"]);
+    repo.ok(&["audit"]);
+    assert!(promote_dev(&repo, "api", &v2("ghcr.io/o/api", 'a'), &[]).status.success());
+    repo.ok(&["verify"]);
+    repo.ok(&["audit"]);
+    let staging = "env/staging/workloads.yaml";
+    repo.write(staging, &repo.read(staging).replace("ghcr.io/o/api:0.1.0", "ghcr.io/o/api:0.2.0"));
+    repo.git(&["commit", "-qam", "api 0.2.0 in staging, by hand"]);
+    let audit = repo.fails(1, &["audit"]);
+    assert!(
+        audit.contains(&format!("{staging}: sets images that the ledger at this commit does not project")),
+        "{audit}"
+    );
+}
+
 #[test]
 fn two_apps_setting_one_image_in_one_file_is_a_violation() {
     let repo = shared_repo(json!([{ "path": "env/{env}/kustomization.yaml" }]));
