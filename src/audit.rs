@@ -375,7 +375,10 @@ fn sets_new_values(diff: &Diff, path: &str, target: &Target) -> Result<bool, Sto
 }
 
 /// A changed versions.json: each entry that moved, and the entry of each app
-/// whose records the commit touched, must be what the ledger at this commit projects.
+/// whose records the commit touched, must be what the ledger at this commit
+/// projects. The file is wholly the ledger's, as verify compares it: an app
+/// without records (a key that names no app has none) has no entry, so
+/// there is no adopting one that was there before.
 fn check_versions(
     findings: &mut Findings,
     diff: &Diff,
@@ -387,7 +390,7 @@ fn check_versions(
         return Ok(());
     }
     let (before, after) = (records.versions(diff.parent)?, records.versions(diff.head)?);
-    let mut apps: BTreeSet<String> = BTreeSet::new();
+    let mut apps: BTreeSet<String> = touched_apps.iter().map(ToString::to_string).collect();
     for side in [&before, &after] {
         apps.extend(side["apps"].as_object().into_iter().flat_map(|m| m.keys().cloned()));
     }
@@ -395,9 +398,11 @@ fn check_versions(
         if before["apps"].get(&app) == after["apps"].get(&app) && !touched_apps.iter().any(|a| a.as_str() == app) {
             continue;
         }
-        let Ok(name) = Name::parse(&app) else { continue };
-        let state = records.state(diff.head, &name, policies)?;
-        if versions_entry(&state).as_ref() != after["apps"].get(&app) {
+        let projected = match Name::parse(&app) {
+            Ok(name) => versions_entry(&records.state(diff.head, &name, policies)?),
+            Err(_) => None,
+        };
+        if projected.as_ref() != after["apps"].get(&app) {
             findings.push(
                 FindingKind::UnbackedChange,
                 true,

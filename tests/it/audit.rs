@@ -452,3 +452,31 @@ fn after_adoption_a_hand_edit_of_a_managed_apps_overlay_is_found() {
     FAILED: 6 commits of HEAD, 2 records landed, 2 error(s), 0 warning(s)
     ");
 }
+
+/// versions.json is wholly the ledger's: verify compares it whole, so an
+/// entry brought in at adoption for an app without records (or under a key
+/// that names no app) fails verify, and audit finds the same entries.
+#[test]
+fn a_versions_entry_without_records_fails_verify_and_audit_alike() {
+    let mut repo = TestRepo::new();
+    at(&mut repo, "2026-11-27T08:00:00Z");
+    let entry = serde_json::json!({ "dev": {
+        "seq": 1,
+        "id": digest('9'),
+        "at": "2026-10-01T00:00:00Z",
+        "images": { "ghcr.io/o/web": digest('1') }
+    }});
+    let versions = serde_json::json!({
+        "schema": "gitops-ledger/versions/v1",
+        "apps": { "Legacy App": entry.clone(), "web": entry }
+    });
+    repo.write("versions.json", &format!("{}\n", serde_json::to_string_pretty(&versions).unwrap()));
+    repo.init_policy(|_| {});
+    let verify = repo.fails(1, &["verify", "--rev", "HEAD"]);
+    assert!(verify.contains("versions.json"), "{verify}");
+    insta::assert_snapshot!(audit_output(&repo, 1), @r"
+    error: commit <1> (Test Author <author@example.invalid>, 2026-11-27T08:00:00Z): versions.json: the entry for Legacy App is not what the ledger at this commit projects
+    error: commit <1> (Test Author <author@example.invalid>, 2026-11-27T08:00:00Z): versions.json: the entry for web is not what the ledger at this commit projects
+    FAILED: 1 commits of HEAD, 0 records landed, 2 error(s), 0 warning(s)
+    ");
+}
