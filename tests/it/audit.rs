@@ -480,3 +480,30 @@ fn a_versions_entry_without_records_fails_verify_and_audit_alike() {
     FAILED: 1 commits of HEAD, 0 records landed, 2 error(s), 0 warning(s)
     ");
 }
+
+/// A record landing for an app that versions.json has no entry for, in a
+/// commit that changes versions.json otherwise, is found: verify fails
+/// there too (the entry is missing).
+#[test]
+fn a_first_record_landed_without_adding_its_versions_entry_is_found() {
+    let mut repo = TestRepo::with_signed_policy();
+    at(&mut repo, "2026-11-27T08:00:00Z");
+    repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
+    let web = format!("ghcr.io/o/web@{}", digest('b'));
+    let key = repo.key_str("ci");
+    repo.ok(&["promote", "--app", "web", "--env", "dev", "--image", &web, "--key", &key, "--no-project"]);
+    repo.write("versions.json", &format!("{}\n", repo.read("versions.json")));
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "web's first record, versions.json touched but not projected"]);
+    let verify = repo.fails(1, &["verify"]);
+    assert!(verify.contains("versions.json"), "{verify}");
+    let out = repo.fails(1, &["audit"]);
+    let expected = finding_in_head(
+        &repo,
+        "error",
+        "2026-11-27T08:00:00Z",
+        "versions.json",
+        "the entry for web is not what the ledger at this commit projects",
+    );
+    assert!(out.contains(&expected), "{out}");
+}
