@@ -336,6 +336,6 @@ impl<'t> Transaction<'t> {
 /// collided do not collide again in step, growing with each attempt.
 fn backoff(attempt: u32) -> Duration {
     use rand_core::RngCore;
-    let ceiling = 40u64 << attempt.min(5);
+    let ceiling = 30u64 << attempt.min(3);
     Duration::from_millis(10 + u64::from(rand_core::OsRng.next_u32()) % ceiling)
 }
