@@ -174,6 +174,12 @@ fn an_approval_whose_record_was_superseded_on_the_new_tip_exits_1_and_pushes_not
     assert_eq!(TestRepo::clone_of(&bare).git(&["rev-parse", "HEAD"]), tip, "nothing was pushed");
 }
 
+/// `promote` of api's image `fill` into dev, signed by ci, with `flag`.
+fn dev_promotion(repo: &TestRepo, fill: char, flag: &str) -> [String; 10] {
+    ["promote", "--app", "api", "--env", "dev", "--image", &image("api", fill), "--key", &repo.key_str("ci"), flag]
+        .map(String::from)
+}
+
 /// `verify --rev HEAD` passes: the commit just made verifies on its own.
 fn head_verifies(repo: &TestRepo, after: &str) {
     let out = repo.run(&["verify", "--rev", "HEAD"]);
@@ -336,21 +342,7 @@ fn promote_commit_refuses_a_record_citing_an_uncommitted_policy_version() {
     repo.ok(&["policy", "sign", "--key", &repo.key_str("alice")]);
     repo.ok(&["policy", "sign", "--key", &repo.key_str("bob")]);
     let before = repo.status();
-    let out = repo.fails(
-        1,
-        &[
-            "promote",
-            "--app",
-            "api",
-            "--env",
-            "dev",
-            "--image",
-            &image("api", 'a'),
-            "--key",
-            &repo.key_str("ci"),
-            "--commit",
-        ],
-    );
+    let out = repo.fails(1, &dev_promotion(&repo, 'a', "--commit").each_ref().map(String::as_str));
     insta::assert_snapshot!(out, @"error: promotions/policy/00000002.json is not committed, and the commit this makes needs it: commit it first (`git add` and `git commit`), or leave out --commit and --push; nothing was written");
     assert_eq!(repo.status(), before, "nothing was written");
     assert_eq!(repo.commit_count(), 1);
@@ -360,34 +352,9 @@ fn promote_commit_refuses_a_record_citing_an_uncommitted_policy_version() {
 fn a_commit_refuses_to_sweep_in_a_hand_edit_of_a_projected_file() {
     let repo = TestRepo::with_signed_policy();
     repo.bare_remote();
-    repo.ok(&[
-        "promote",
-        "--app",
-        "api",
-        "--env",
-        "dev",
-        "--image",
-        &image("api", 'a'),
-        "--key",
-        &repo.key_str("ci"),
-        "--commit",
-    ]);
+    repo.ok(&dev_promotion(&repo, 'a', "--commit").each_ref().map(String::as_str));
     repo.write("versions.json", "{}\n");
-    let out = repo.fails(
-        1,
-        &[
-            "promote",
-            "--app",
-            "api",
-            "--env",
-            "dev",
-            "--image",
-            &image("api", 'b'),
-            "--key",
-            &repo.key_str("ci"),
-            "--push",
-        ],
-    );
+    let out = repo.fails(1, &dev_promotion(&repo, 'b', "--push").each_ref().map(String::as_str));
     assert!(out.starts_with("error: versions.json is not committed"), "{out}");
     assert_eq!(repo.read("versions.json"), "{}\n", "the hand edit is left as it was");
 }
