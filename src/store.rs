@@ -74,10 +74,15 @@ pub trait Snapshot: Sync {
 
     /// The git blob id of a file's content.
     fn blob_id(&self, path: &str, limit: u64) -> Result<gix::ObjectId, StoreError> {
-        let bytes = self.read(path, limit)?;
-        gix::objs::compute_hash(self.object_hash(), gix::objs::Kind::Blob, &bytes)
-            .map_err(|e| StoreError::GitSetup(format!("hashing {path}: {e}")))
+        hash_blob(self, path, limit)
     }
+}
+
+/// The git blob id of a file's content, read and hashed.
+fn hash_blob(tree: &(impl Snapshot + ?Sized), path: &str, limit: u64) -> Result<gix::ObjectId, StoreError> {
+    let bytes = tree.read(path, limit)?;
+    gix::objs::compute_hash(tree.object_hash(), gix::objs::Kind::Blob, &bytes)
+        .map_err(|e| StoreError::GitSetup(format!("hashing {path}: {e}")))
 }
 
 /// The config repo's work tree.
@@ -184,27 +189,7 @@ impl Snapshot for WorkTree {
     }
 
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
-        let wrap = |source| StoreError::Read { path: dir.to_string(), source };
-        let read_dir = match std::fs::read_dir(self.path(dir)) {
-            Ok(read_dir) => read_dir,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(wrap(e)),
-        };
-        let mut entries = Vec::new();
-        for entry in read_dir {
-            let entry = entry.map_err(wrap)?;
-            let file_type = entry.file_type().map_err(wrap)?;
-            let kind = if file_type.is_file() {
-                EntryKind::File
-            } else if file_type.is_dir() {
-                EntryKind::Dir
-            } else {
-                EntryKind::Other
-            };
-            entries.push(DirEntry { name: entry.file_name().to_string_lossy().into_owned(), kind, id: None });
-        }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
+        self.list_with(dir, |_, _| None)
     }
 
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
@@ -226,6 +211,149 @@ impl Snapshot for WorkTree {
         }
         Ok(bytes)
     }
+}
+
+impl WorkTree {
+    /// [`Snapshot::list`], with each file's blob id where `id_of` can vouch
+    /// for it from the directory entry (whose metadata is read relative to
+    /// the open directory, without walking the path again).
+    fn list_with(
+        &self,
+        dir: &str,
+        id_of: impl Fn(&str, &std::fs::DirEntry) -> Option<gix::ObjectId>,
+    ) -> Result<Vec<DirEntry>, StoreError> {
+        let wrap = |source| StoreError::Read { path: dir.to_string(), source };
+        let read_dir = match std::fs::read_dir(self.path(dir)) {
+            Ok(read_dir) => read_dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(wrap(e)),
+        };
+        let mut entries = Vec::new();
+        for entry in read_dir {
+            let entry = entry.map_err(wrap)?;
+            let file_type = entry.file_type().map_err(wrap)?;
+            let kind = if file_type.is_file() {
+                EntryKind::File
+            } else if file_type.is_dir() {
+                EntryKind::Dir
+            } else {
+                EntryKind::Other
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let id = if kind == EntryKind::File { id_of(&name, &entry) } else { None };
+            entries.push(DirEntry { name, kind, id });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+}
+
+/// The work tree, with git's index as a cache of blob ids: a file whose
+/// stat data matches its index entry (and is not racily clean) has that
+/// entry's blob id, as `git status` decides, so comparing the work tree with
+/// a commit reads only the files that changed.
+pub struct IndexedWorkTree<'t> {
+    tree: &'t WorkTree,
+    index: gix::index::File,
+    /// Where the config repo sits in the repository: index paths are repo-relative.
+    prefix: String,
+    options: gix::index::entry::stat::Options,
+    object_hash: gix::hash::Kind,
+}
+
+impl<'t> IndexedWorkTree<'t> {
+    /// The work tree with its repository's index; None outside a git repo
+    /// or without an index (then there is nothing to take ids from).
+    pub fn open(tree: &'t WorkTree) -> Result<Option<Self>, StoreError> {
+        let Ok(repo) = gix::discover(tree.root()) else { return Ok(None) };
+        if repo.workdir().is_none() || !repo.index_path().exists() {
+            return Ok(None);
+        }
+        let setup = |e: &dyn std::fmt::Display| StoreError::GitSetup(format!("reading the index: {e}"));
+        let index = repo.open_index().map_err(|e| setup(&e))?;
+        let options = repo.stat_options().map_err(|e| setup(&e))?;
+        let prefix = prefix_in_repo(&repo, tree.root())?.to_string_lossy().replace('\\', "/");
+        let prefix = if prefix.is_empty() { prefix } else { format!("{prefix}/") };
+        Ok(Some(IndexedWorkTree { tree, index, prefix, options, object_hash: repo.object_hash() }))
+    }
+
+    /// The blob id the index vouches for, if the file is unchanged since it was staged.
+    fn indexed_id(&self, path: &str) -> Option<gix::ObjectId> {
+        use gix::bstr::ByteSlice;
+        let entry = self.index.entry_by_path(format!("{}{path}", self.prefix).as_bytes().as_bstr())?;
+        let metadata = std::fs::symlink_metadata(self.tree.path(path)).ok()?;
+        self.unchanged(entry, &metadata)
+    }
+
+    /// `entry`'s id, when the file's stat data is what the index recorded
+    /// and the entry is not racily clean (written in the second the index was).
+    fn unchanged(&self, entry: &gix::index::Entry, metadata: &std::fs::Metadata) -> Option<gix::ObjectId> {
+        let stat = stat_of(metadata)?;
+        let unchanged = entry.stat.matches(&stat, self.options)
+            && !entry.stat.is_racy(self.index.timestamp(), self.options)
+            && entry.mode == gix::index::entry::Mode::FILE;
+        unchanged.then_some(entry.id)
+    }
+}
+
+impl Snapshot for IndexedWorkTree<'_> {
+    /// The listing, each unchanged file with its id: comparing a directory
+    /// with a commit's then needs no file read.
+    fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
+        use gix::bstr::ByteSlice;
+        let dir_prefix = if dir.is_empty() { self.prefix.clone() } else { format!("{}{dir}/", self.prefix) };
+        let Some(staged) = self.index.prefixed_entries(dir_prefix.as_bytes().as_bstr()) else {
+            return self.tree.list(dir);
+        };
+        self.tree.list_with(dir, |name, entry| {
+            let path = format!("{dir_prefix}{name}");
+            let found = staged.binary_search_by(|e| e.path(&self.index).cmp(path.as_bytes().as_bstr())).ok()?;
+            let metadata = entry.metadata().ok()?;
+            self.unchanged(&staged[found], &metadata)
+        })
+    }
+
+    fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        self.tree.read(path, limit)
+    }
+
+    fn kind(&self, path: &str) -> Result<Option<EntryKind>, StoreError> {
+        self.tree.kind(path)
+    }
+
+    fn object_hash(&self) -> gix::hash::Kind {
+        self.object_hash
+    }
+
+    fn blob_id(&self, path: &str, limit: u64) -> Result<gix::ObjectId, StoreError> {
+        match self.indexed_id(path) {
+            Some(id) => Ok(id),
+            None => hash_blob(self, path, limit),
+        }
+    }
+}
+
+/// The index's stat data of a file, truncated to 32 bits as git records it.
+#[cfg(unix)]
+fn stat_of(metadata: &std::fs::Metadata) -> Option<gix::index::entry::Stat> {
+    use gix::index::entry::stat::Time;
+    use std::os::unix::fs::MetadataExt;
+    let time = |secs: i64, nsecs: i64| Time { secs: secs as u32, nsecs: nsecs as u32 };
+    Some(gix::index::entry::Stat {
+        mtime: time(metadata.mtime(), metadata.mtime_nsec()),
+        ctime: time(metadata.ctime(), metadata.ctime_nsec()),
+        dev: metadata.dev() as u32,
+        ino: metadata.ino() as u32,
+        uid: metadata.uid(),
+        gid: metadata.gid(),
+        size: metadata.size() as u32,
+    })
+}
+
+/// Elsewhere the index's stat data is not compared: every file is read.
+#[cfg(not(unix))]
+fn stat_of(_: &std::fs::Metadata) -> Option<gix::index::entry::Stat> {
+    None
 }
 
 /// The tree of one commit, read through git objects: no checkout needed, so
@@ -480,17 +608,23 @@ pub fn changed_files(
 ) -> Result<(), StoreError> {
     let base_entries = base.list(dir)?;
     let head_entries = head.list(dir)?;
-    let mut names: BTreeSet<&str> = base_entries.iter().map(|e| e.name.as_str()).collect();
-    names.extend(head_entries.iter().map(|e| e.name.as_str()));
-    for name in names {
+    // Both listings are sorted by name: walk them side by side (an app
+    // directory holds thousands of records, so a lookup per name would be quadratic).
+    let (mut base_iter, mut head_iter) = (base_entries.iter().peekable(), head_entries.iter().peekable());
+    let mut subdirs = Vec::new();
+    loop {
+        let (b, h) = match (base_iter.peek(), head_iter.peek()) {
+            (None, None) => break,
+            (Some(b), Some(h)) if b.name == h.name => (base_iter.next(), head_iter.next()),
+            (Some(b), Some(h)) if b.name < h.name => (base_iter.next(), None),
+            (Some(_), None) => (base_iter.next(), None),
+            _ => (None, head_iter.next()),
+        };
+        let Some(name) = b.or(h).map(|e| e.name.as_str()) else { break };
         let path = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
-        let b = base_entries.iter().find(|e| e.name == name);
-        let h = head_entries.iter().find(|e| e.name == name);
         match (b, h) {
             (Some(b), Some(h)) if b.id.is_some() && b.id == h.id => {}
-            (Some(b), Some(h)) if b.kind == EntryKind::Dir && h.kind == EntryKind::Dir => {
-                changed_files(base, head, &path, out)?
-            }
+            (Some(b), Some(h)) if b.kind == EntryKind::Dir && h.kind == EntryKind::Dir => subdirs.push(path),
             (Some(b), Some(h)) if b.kind == EntryKind::File && h.kind == EntryKind::File => {
                 let limit = 16 * 1024 * 1024;
                 let same = match (b.id, head.blob_id(&path, limit)) {
@@ -511,6 +645,17 @@ pub fn changed_files(
             (None, None) => {}
         }
     }
+    // Directories present on both sides (one per app) are compared in
+    // parallel: in the work tree each costs a stat per file.
+    use rayon::prelude::*;
+    let nested: Vec<BTreeMap<String, Change>> = subdirs
+        .par_iter()
+        .map(|path| {
+            let mut changes = BTreeMap::new();
+            changed_files(base, head, path, &mut changes).map(|()| changes)
+        })
+        .collect::<Result<_, _>>()?;
+    out.extend(nested.into_iter().flatten());
     Ok(())
 }
 
@@ -715,4 +860,59 @@ fn stage_in_index(repo: &gix::Repository, staged: &[(String, PathBuf, gix::Objec
     let skip_hash = repo.config_snapshot().boolean("index.skipHash").unwrap_or(false);
     let options = gix::index::write::Options { skip_hash, ..Default::default() };
     index.write(options).map_err(|e| index_error(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    /// Writes `path` with `text`, its mtime an hour back, so the index entry made of it is not racy.
+    fn write_backdated(root: &Path, path: &str, text: &str) {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, text).unwrap();
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options().write(true).open(&full).unwrap().set_modified(an_hour_ago).unwrap();
+    }
+
+    #[test]
+    fn the_index_vouches_for_an_unchanged_file_and_not_for_a_changed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q"]);
+        write_backdated(root, "promotions/apps/api/00000001.json", "{\"seq\": 1}\n");
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-qm", "one"]);
+        let tree = WorkTree::new(root);
+        let path = "promotions/apps/api/00000001.json";
+        let committed = GitTree::open(root, "HEAD").unwrap().blob_id(path, 1024).unwrap();
+
+        let indexed = IndexedWorkTree::open(&tree).unwrap().unwrap();
+        assert_eq!(indexed.indexed_id(path), Some(committed), "unchanged since staged: no read needed");
+        assert_eq!(indexed.blob_id(path, 1024).unwrap(), committed);
+
+        // Same size, mtime put back: the ctime still moved, as git sees it
+        // (to the second, as git compares it on Linux: so wait one out).
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        write_backdated(root, path, "{\"seq\": 2}\n");
+        let indexed = IndexedWorkTree::open(&tree).unwrap().unwrap();
+        assert_eq!(indexed.indexed_id(path), None, "a rewritten file is read and hashed");
+        assert_ne!(indexed.blob_id(path, 1024).unwrap(), committed);
+        assert_eq!(indexed.blob_id(path, 1024).unwrap(), tree.blob_id(path, 1024).unwrap());
+    }
 }

@@ -7,7 +7,7 @@ use super::util::{say, Context};
 use super::{CommandError, ExitKind};
 use crate::ledger::Ledger;
 use crate::record::RecordId;
-use crate::store::{GitTree, Snapshot};
+use crate::store::{GitTree, IndexedWorkTree, Snapshot};
 use crate::verify::{verify, verify_change, Report, VerifyOptions};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -52,9 +52,16 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         Some(rev) => Some(open_rev(context, rev)?),
         None => None,
     };
-    let head_tree: &dyn Snapshot = match &rev_tree {
-        Some(tree) => tree,
-        None => &context.tree,
+    // A pull-request check of the work tree compares it with the base
+    // through the index's stat data, reading only the files that changed.
+    let indexed = match (&rev_tree, &args.base) {
+        (None, Some(_)) => IndexedWorkTree::open(&context.tree)?,
+        _ => None,
+    };
+    let head_tree: &dyn Snapshot = match (&rev_tree, &indexed) {
+        (Some(tree), _) => tree,
+        (None, Some(indexed)) => indexed,
+        (None, None) => &context.tree,
     };
     let head = Ledger::load(head_tree)?;
     let report = match &args.base {

@@ -136,6 +136,15 @@ fn the_work_tree_can_be_checked_against_a_base_too() {
     assert!(out.contains("promotions/apps/api/00000002.json: was modified after it landed"), "{out}");
 }
 
+#[test]
+fn the_work_tree_check_finds_an_edit_of_a_landed_record_that_was_staged() {
+    let repo = landed();
+    repo.write("promotions/apps/api/00000002.json", "{}");
+    repo.git(&["add", "promotions/apps/api/00000002.json"]);
+    let out = repo.fails(1, &["verify", "--base", "base"]);
+    assert!(out.contains("promotions/apps/api/00000002.json: was modified after it landed"), "{out}");
+}
+
 /// The attacker holds the CI key and pushes a branch; CI pins policy 1.
 fn attacker_replaces_policy_one(repo: &TestRepo) {
     repo.edit_json("promotions/policy/00000001.json", |policy| {
