@@ -2,6 +2,11 @@
 //! environments, production carrying two signatures): from the work tree,
 //! with `--rev` (git objects), and the pull-request check `--base` adding one
 //! record; beside it, the floor: batch-verifying the same signatures alone.
+//!
+//! With `GITOPS_LEDGER_BENCH_1M=1`, also at 1M records (500 apps × 2,000):
+//! `cargo bench --bench verify -- 1000000`. Building that fixture takes a few
+//! minutes and about 5 GB under target/bench-fixtures; each sample of a
+//! verify there takes tens of seconds, so it is never run by default.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failing loudly is right
 
@@ -17,7 +22,18 @@ use rayon::prelude::*;
 #[path = "support/ledger_fixture.rs"]
 mod fixture;
 
+/// Apps of the ledgers up to 100k records; the 1M one has 500, as a platform
+/// team with 500 services would.
 const APPS: usize = 50;
+
+/// The sizes to measure, with their number of apps.
+fn sizes() -> Vec<(usize, usize)> {
+    let mut sizes = vec![(1_000, APPS), (10_000, APPS), (100_000, APPS)];
+    if std::env::var_os("GITOPS_LEDGER_BENCH_1M").is_some_and(|v| v == "1") {
+        sizes.push((1_000_000, 500));
+    }
+    sizes
+}
 
 fn now() -> Timestamp {
     Timestamp::parse("2030-01-01T00:00:00Z").unwrap()
@@ -25,25 +41,19 @@ fn now() -> Timestamp {
 
 /// The fixture plus one more valid record on top, committed: `base` is the
 /// ledger, HEAD adds the record, as a promotion pull request would.
-fn fixture_with_pull_request(records: usize) -> std::path::PathBuf {
-    let dir = fixture::ledger(&fixture::fixture_dir(&format!("verify-{records}")), records, APPS);
+fn fixture_with_pull_request(records: usize, apps: usize) -> std::path::PathBuf {
+    let dir = fixture::ledger(&fixture::fixture_dir(&format!("verify-{records}")), records, apps);
     let tags = fixture::git(&dir).args(["tag", "--list", "base"]).output().unwrap();
     if !String::from_utf8_lossy(&tags.stdout).contains("base") {
         let app = Name::parse("app-000").unwrap();
-        let per_app = records / APPS;
+        let per_app = records / apps;
         let tree = WorkTree::new(&dir);
         let ledger = Ledger::load(&tree).unwrap();
         let mut chain = ledger.chain(&app).unwrap();
         let last = chain.records.last().unwrap().clone();
-        let keys = (fixture::key("ci"), fixture::key("alice"), fixture::key("bob"));
         // The next record in the cycle pattern keeps every rule.
-        let record = fixture::cycle_record(
-            &app,
-            0,
-            per_app,
-            Some(record_id(&last.record).unwrap()),
-            (&keys.0, &keys.1, &keys.2),
-        );
+        let record =
+            fixture::cycle_record(&app, 0, per_app, Some(record_id(&last.record).unwrap()), &fixture::Keys::load());
         std::fs::write(dir.join(record_path(&app, record.seq)), record.to_pretty_json()).unwrap();
         // With its projection, as `promote` would have written it.
         let path = record_path(&app, record.seq);
@@ -60,8 +70,8 @@ fn fixture_with_pull_request(records: usize) -> std::path::PathBuf {
 
 fn bench_verify(c: &mut Criterion) {
     let options = VerifyOptions::default();
-    for records in [1_000usize, 10_000, 100_000] {
-        let dir = fixture_with_pull_request(records);
+    for (records, apps) in sizes() {
+        let dir = fixture_with_pull_request(records, apps);
         let mut group = c.benchmark_group(format!("verify {records}"));
         group.sample_size(10);
         let work_tree = WorkTree::new(&dir);

@@ -2,7 +2,8 @@
 //! Builds a large, valid ledger for benchmarks: `apps` apps, each cycling one
 //! digest per cycle through dev (ci) → staging (alice) → production (alice +
 //! bob), signed with the shared test keys, committed to a real git repo.
-//! The fixture lives under `target/` and is rebuilt when missing.
+//! The fixture lives under `target/` and is rebuilt when missing: a
+//! million records take a few minutes (see [`ledger_with_layout`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,6 +36,58 @@ pub fn keys_dir() -> PathBuf {
 
 pub fn key(name: &str) -> SigningKey {
     SigningKey::load(&keys_dir().join(name), None).expect("test key")
+}
+
+/// A test key that signs without ssh-key's per-signature overhead: ssh-key
+/// rebuilds the ed25519 key from its secret (a second scalar multiplication)
+/// for every signature, which doubles the cost of the 1.33M signatures of a
+/// 1M-record ledger. Ed25519 is deterministic, so the signatures are
+/// byte-identical to [`SigningKey::sign`]'s; [`FastKey::load`] checks that.
+pub struct FastKey {
+    signing: ed25519_dalek::SigningKey,
+    public: ssh_key::public::KeyData,
+}
+
+impl FastKey {
+    pub fn load(name: &str) -> FastKey {
+        let private = ssh_key::PrivateKey::read_openssh_file(&keys_dir().join(name)).expect("test key");
+        let pair = private.key_data().ed25519().expect("an ed25519 key");
+        let fast = FastKey {
+            signing: ed25519_dalek::SigningKey::from_bytes(pair.private.as_ref()),
+            public: private.public_key().key_data().clone(),
+        };
+        assert_eq!(fast.sign(b"probe"), key(name).sign(b"probe").expect("sign"), "FastKey signs as SigningKey does");
+        fast
+    }
+
+    /// Base64 of the SSHSIG blob over `message`, as [`SigningKey::sign`] writes it.
+    pub fn sign(&self, message: &[u8]) -> String {
+        use ed25519_dalek::Signer as _;
+        use ssh_encoding::base64::{Base64, Encoding as _};
+        use ssh_encoding::Encode as _;
+        use ssh_key::{Algorithm, HashAlg, SshSig};
+        let namespace = gitops_ledger::sign::NAMESPACE;
+        let data = SshSig::signed_data(namespace, HashAlg::Sha512, message).expect("signed data");
+        let signature = ssh_key::Signature::new(Algorithm::Ed25519, self.signing.sign(&data).to_bytes().to_vec())
+            .expect("signature");
+        let sshsig = SshSig::new(self.public.clone(), namespace, HashAlg::Sha512, signature).expect("sshsig");
+        let mut blob = Vec::new();
+        sshsig.encode(&mut blob).expect("encode");
+        Base64::encode_string(&blob)
+    }
+}
+
+/// The three signers of the cycle.
+pub struct Keys {
+    pub ci: FastKey,
+    pub alice: FastKey,
+    pub bob: FastKey,
+}
+
+impl Keys {
+    pub fn load() -> Keys {
+        Keys { ci: FastKey::load("ci"), alice: FastKey::load("alice"), bob: FastKey::load("bob") }
+    }
 }
 
 fn name(text: &str) -> Name {
@@ -134,55 +187,131 @@ pub fn ledger(dir: &Path, records: usize, apps: usize) -> PathBuf {
 }
 
 /// Like [`ledger`], with the policy projecting as `layout` says and a stale
-/// target file for every app and environment.
+/// target file for every app and environment (versions.json is projected
+/// only for [`Layout::VersionsOnly`]; target files stay stale on purpose).
+///
+/// Built for a million records in minutes: each app's chain is signed on its
+/// own rayon thread and streamed as blobs into one `git fast-import` commit,
+/// while the same thread writes the files into the work tree; `git reset`
+/// then builds the index from the commit. `git add` of a million files was
+/// the slow part before.
 pub fn ledger_with_layout(dir: &Path, records: usize, apps: usize, layout: Layout) -> PathBuf {
+    use std::io::Write as _;
     if dir.join(".git").join("HEAD").exists() && dir.join("promotions").exists() {
         return dir.to_path_buf();
     }
+    let started = std::time::Instant::now();
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join("promotions/policy")).expect("mkdir");
-    let policy = signed_policy(layout, apps);
-    std::fs::write(dir.join(policy::policy_path(1)), policy.to_pretty_json()).expect("write policy");
-    let (ci, alice, bob) = (key("ci"), key("alice"), key("bob"));
-    let per_app = records / apps;
-    (0..apps).into_par_iter().for_each(|a| {
-        let app = app_name(a);
-        std::fs::create_dir_all(dir.join(format!("promotions/apps/{app}"))).expect("mkdir");
-        for env in ["dev", "staging", "production"] {
-            if let Some((path, text)) = target_file(layout, a, env) {
-                let path = dir.join(path);
-                std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-                std::fs::write(path, text).expect("write target file");
-            }
-        }
-        let mut prev = None;
-        for i in 0..per_app {
-            let record = cycle_record(&app, a, i, prev.take(), (&ci, &alice, &bob));
-            std::fs::write(dir.join(record_path(&app, record.seq)), record.to_pretty_json()).expect("write record");
-            prev = Some(record_id(&record).expect("id"));
-        }
-    });
-    if layout == Layout::VersionsOnly {
-        // The projection a real repo holds (its target files, when there are, stay stale on purpose).
-        let tree = gitops_ledger::store::WorkTree::new(dir);
-        let now = Timestamp::from_unix(START + 400 * 86_400 * 10).expect("time");
-        let files = gitops_ledger::append::Transaction::begin(&tree).expect("lock").project_all(now).expect("project");
-        assert!(files.iter().all(|f| f.projected == std::fs::read(dir.join(&f.path)).unwrap_or_default()));
-        // Not a git repo yet, so the write lock was a file in the tree.
-        let _ = std::fs::remove_file(dir.join(".gitops-ledger.lock"));
-    }
     for args in [
         &["init", "-q", "-b", "main"][..],
         &["config", "user.name", "Bench"],
         &["config", "user.email", "bench@example.invalid"],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "ledger fixture"],
-        // Packed, as a clone (and so CI's checkout) is.
-        &["repack", "-adq"],
     ] {
-        let status = git(dir).args(args).status().expect("git");
-        assert!(status.success(), "git {args:?}");
+        assert!(git(dir).args(args).status().expect("git").success(), "git {args:?}");
     }
+    let policy = signed_policy(layout, apps);
+    let keys = Keys::load();
+    let per_app = records / apps;
+    let mut import = git(dir)
+        .args(["fast-import", "--quiet", "--done"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("fast-import");
+    let mut stream = std::io::BufWriter::with_capacity(1 << 20, import.stdin.take().expect("stdin"));
+    // One commit, dated after the last record, as if the ledger were imported then.
+    let message = "ledger fixture";
+    let at = START + per_app as i64 * STEP;
+    write!(
+        stream,
+        "commit refs/heads/main\ncommitter Bench <bench@example.invalid> {at} +0000\ndata {}\n{message}\n",
+        message.len()
+    )
+    .expect("write stream");
+    let mut files = vec![(policy::policy_path(1), policy.to_pretty_json())];
+    files.extend(
+        (0..apps)
+            .flat_map(|a| ["dev", "staging", "production"].map(|env| target_file(layout, a, env)))
+            .flatten()
+            .map(|(path, text)| (path, text.into_bytes())),
+    );
+    // One writer thread feeds fast-import while the rayon threads sign.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<(String, Vec<u8>)>>(2 * rayon::current_num_threads());
+    let writer = std::thread::spawn(move || {
+        for batch in receive {
+            for (path, bytes) in batch {
+                write!(stream, "M 100644 inline {path}\ndata {}\n", bytes.len()).expect("write stream");
+                stream.write_all(&bytes).expect("write stream");
+                stream.write_all(b"\n").expect("write stream");
+            }
+        }
+        stream
+    });
+    let work_tree = |batch: &[(String, Vec<u8>)]| {
+        for (path, bytes) in batch {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, bytes).expect("write file");
+        }
+    };
+    work_tree(&files);
+    send.send(files).expect("writer");
+    let entries: Vec<(String, serde_json::Value)> = (0..apps)
+        .into_par_iter()
+        .map_with(send, |send, a| {
+            let app = app_name(a);
+            let mut chain = Vec::with_capacity(per_app);
+            let mut newest = std::collections::BTreeMap::new();
+            let mut prev = None;
+            for i in 0..per_app {
+                let record = cycle_record(&app, a, i, prev.take(), &keys);
+                let id = record_id(&record).expect("id");
+                // Every record is a promote that completes its thresholds, so the
+                // newest of each environment is what runs there.
+                newest.insert(
+                    record.env.to_string(),
+                    serde_json::json!({
+                        "seq": record.seq, "id": id.as_str(), "at": record.at.to_string(),
+                        "images": { record.images[0].name.as_str(): record.images[0].digest.as_str() }
+                    }),
+                );
+                chain.push((record_path(&app, record.seq), record.to_pretty_json()));
+                prev = Some(id);
+            }
+            work_tree(&chain);
+            send.send(chain).expect("writer");
+            (app.to_string(), serde_json::json!(newest))
+        })
+        .collect();
+    let mut stream = writer.join().expect("writer thread");
+    if layout == Layout::VersionsOnly && per_app > 0 {
+        // As `project` writes it: keys sorted, 2-space indent, trailing newline.
+        let apps: serde_json::Map<String, serde_json::Value> = entries.into_iter().collect();
+        let versions = serde_json::json!({"schema": gitops_ledger::project::VERSIONS_SCHEMA, "apps": apps});
+        let mut bytes = serde_json::to_vec_pretty(&versions).expect("json");
+        bytes.push(b'\n');
+        write!(stream, "M 100644 inline versions.json\ndata {}\n", bytes.len()).expect("write stream");
+        stream.write_all(&bytes).expect("write stream");
+        stream.write_all(b"\n\ndone\n").expect("write stream");
+        work_tree(&[("versions.json".into(), bytes)]);
+    } else {
+        stream.write_all(b"\ndone\n").expect("write stream");
+    }
+    drop(stream.into_inner().expect("flush stream"));
+    assert!(import.wait().expect("fast-import").success(), "git fast-import failed");
+    let imported = started.elapsed();
+    // The index from the commit; the files are already in the work tree.
+    assert!(git(dir).args(["reset", "-q"]).status().expect("git").success(), "git reset");
+    let checked_out = started.elapsed();
+    // Packed with deltas, as a clone (and so CI's checkout) is.
+    assert!(git(dir).args(["repack", "-adq"]).status().expect("git").success(), "git repack");
+    eprintln!(
+        "fixture {}: {records} records, {apps} apps: signed and imported in {:.1} s, index {:.1} s, repacked {:.1} s",
+        dir.display(),
+        imported.as_secs_f64(),
+        (checked_out - imported).as_secs_f64(),
+        (started.elapsed() - checked_out).as_secs_f64()
+    );
     dir.to_path_buf()
 }
 
@@ -200,13 +329,13 @@ pub fn cycle_record(
     a: usize,
     i: usize,
     prev: Option<gitops_ledger::record::RecordId>,
-    (ci, alice, bob): (&SigningKey, &SigningKey, &SigningKey),
+    keys: &Keys,
 ) -> Record {
     let cycle = i / 3;
-    let (env, from, signers): (&str, Option<&str>, Vec<(&str, &SigningKey)>) = match i % 3 {
-        0 => ("dev", None, vec![("ci", ci)]),
-        1 => ("staging", Some("dev"), vec![("alice", alice)]),
-        _ => ("production", Some("staging"), vec![("alice", alice), ("bob", bob)]),
+    let (env, from, signers): (&str, Option<&str>, Vec<(&str, &FastKey)>) = match i % 3 {
+        0 => ("dev", None, vec![("ci", &keys.ci)]),
+        1 => ("staging", Some("dev"), vec![("alice", &keys.alice)]),
+        _ => ("production", Some("staging"), vec![("alice", &keys.alice), ("bob", &keys.bob)]),
     };
     let mut record = Record {
         schema: RECORD_SCHEMA.into(),
@@ -231,7 +360,7 @@ pub fn cycle_record(
     };
     let message = record_message(&record).expect("message");
     for (signer, key) in signers {
-        record.signatures.push(Signature { signer: name(signer), sig: key.sign(&message).expect("sign") });
+        record.signatures.push(Signature { signer: name(signer), sig: key.sign(&message) });
     }
     record
 }
@@ -253,7 +382,7 @@ pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
     std::fs::create_dir_all(dir).expect("mkdir");
     assert!(git(dir).args(["init", "-q", "-b", "main"]).status().expect("git").success());
     let policy = signed_policy(Layout::VersionsOnly, apps);
-    let (ci, alice, bob) = (key("ci"), key("alice"), key("bob"));
+    let keys = Keys::load();
     let mut stream: Vec<u8> = Vec::new();
     // Each commit on the branch continues from the one before it.
     let emit = |stream: &mut Vec<u8>, seconds: i64, message: &str, files: &[(String, Vec<u8>)]| {
@@ -276,7 +405,7 @@ pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
     let mut versions: std::collections::BTreeMap<String, serde_json::Value> = std::collections::BTreeMap::new();
     for n in 0..commits {
         let a = n % apps;
-        let record = cycle_record(&names[a], a, counts[a], prevs[a].take(), (&ci, &alice, &bob));
+        let record = cycle_record(&names[a], a, counts[a], prevs[a].take(), &keys);
         counts[a] += 1;
         let id = record_id(&record).expect("id");
         let entry = serde_json::json!({
