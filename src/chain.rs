@@ -106,6 +106,21 @@ impl AppHistory {
     }
 }
 
+impl AppHistory {
+    /// Whether [`AppHistory::fate`] needs the fold to tell `record`'s fate.
+    /// When it does not, the fate is None: evidence, an approval that names
+    /// nothing, and a promote or rollback its own signers complete, which
+    /// takes effect at its own time whatever comes later. Everything else
+    /// depends on the records after it (an approval naming it, another
+    /// record of its environment taking effect first) and, when an approval
+    /// completes it, on the whole fold before (its rules are checked again
+    /// then), so a streaming reader folds the chain for those alone.
+    pub fn fate_needs_fold(record: &Record, policies: Policies) -> bool {
+        record.approves.is_some()
+            || (matches!(record.kind, Kind::Promote | Kind::Rollback) && !complete(record, named(record), policies))
+    }
+}
+
 impl std::fmt::Display for Fate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -618,6 +633,11 @@ mod tests {
                 assert!(violation.message.contains(needle), "{case}: {} lacks {needle:?}", violation.message);
             }
             assert_eq!(history.pending(policies).len(), pending, "{case}");
+            for file in &records {
+                if !AppHistory::fate_needs_fold(&file.record, policies) {
+                    assert_eq!(history.fate(file), None, "{case}: {} needs no fold", file.record.label());
+                }
+            }
         }
     }
 }

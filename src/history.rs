@@ -1,21 +1,196 @@
 //! The ledger read as history: every record in time order, the state change
 //! each caused, and the DORA figures the records already hold.
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::chain::{AppHistory, Chain};
+use crate::chain::{AppHistory, Chain, Effect, Fate};
 use crate::clock::Timestamp;
-use crate::ledger::RecordFile;
-use crate::record::{Kind, Name};
+use crate::ledger::{Ledger, RecordFile};
+use crate::record::{Image, Kind, Name};
 use crate::rules::Policies;
+use crate::store::StoreError;
 
 /// Every record of `chains`, oldest first; ties broken by app and seq.
 pub fn in_time_order(chains: &[Chain]) -> Vec<&RecordFile> {
     let mut records: Vec<&RecordFile> = chains.iter().flat_map(|c| &c.records).collect();
-    records.sort_by(|a, b| (a.record.at, &a.record.app, a.record.seq).cmp(&(b.record.at, &b.record.app, b.record.seq)));
+    records.sort_by(|a, b| time_order(a, b));
     records
+}
+
+/// The order of the history: by time, then app, then seq.
+fn time_order(a: &RecordFile, b: &RecordFile) -> Ordering {
+    (a.record.at, &a.record.app, a.record.seq).cmp(&(b.record.at, &b.record.app, b.record.seq))
+}
+
+/// Which end of the history [`Merged`] starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// The records of every app (or one), in [`in_time_order`]'s order or its
+/// reverse, read one file at a time: a k-way merge of the per-app chains,
+/// whose heap holds one record per app. A chain's times go forward (verify
+/// checks it), so each chain read from one end is already in time order and
+/// the merge gives what sorting everything would, without holding it; a
+/// chain whose times go backwards is shown in chain order among the others.
+///
+/// Memory: one record and the list of file names per app, plus the fates
+/// [`Merged::fate`] keeps (see there).
+pub struct Merged<'l, 's> {
+    ledger: &'l Ledger<'s>,
+    order: Order,
+    cursors: Vec<Cursor>,
+    heap: BinaryHeap<Head>,
+}
+
+/// One app's chain being read from one end.
+struct Cursor {
+    app: Name,
+    /// The files still to read, the next one last.
+    files: Vec<(String, u64)>,
+    /// The newest seq listed: the fold behind [`Merged::fate`] stops there,
+    /// so it judges the chain the listing saw.
+    tip: u64,
+    /// Filled by the first record whose fate needs the fold, see [`Merged::fate`].
+    fates: Option<BTreeMap<u64, Fate>>,
+}
+
+impl Cursor {
+    fn read_next(&mut self, ledger: &Ledger) -> Result<Option<RecordFile>, StoreError> {
+        while let Some((path, seq)) = self.files.pop() {
+            // A file that is not a well-formed record is verify's to report, not history.
+            if let Some(file) = ledger.read_record(&self.app, &path, seq)? {
+                return Ok(Some(file));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A record in the heap, and the app it came from.
+struct Head {
+    file: RecordFile,
+    cursor: usize,
+    order: Order,
+}
+
+impl Ord for Head {
+    /// The heap pops its greatest: the newest, or for oldest first the oldest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        match self.order {
+            Order::NewestFirst => time_order(&self.file, &other.file),
+            Order::OldestFirst => time_order(&other.file, &self.file),
+        }
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Head {}
+
+/// A record [`Merged`] yields, and where it came from, for [`Merged::fate`].
+pub struct Merge {
+    pub file: RecordFile,
+    cursor: usize,
+}
+
+impl<'l, 's> Merged<'l, 's> {
+    /// Lists every app's directory (or only `only`'s) and reads the first
+    /// record of each, in parallel.
+    pub fn new(ledger: &'l Ledger<'s>, only: Option<&Name>, order: Order) -> Result<Self, StoreError> {
+        let apps: Vec<Name> = match only {
+            Some(app) => vec![app.clone()],
+            None => ledger.apps().to_vec(),
+        };
+        let opened: Vec<(Cursor, Option<RecordFile>)> = apps
+            .into_par_iter()
+            .map(|app| {
+                let mut files = ledger.record_files(&app)?;
+                let tip = files.last().map_or(0, |(_, seq)| *seq);
+                if order == Order::OldestFirst {
+                    files.reverse();
+                }
+                let mut cursor = Cursor { app, files, tip, fates: None };
+                let first = cursor.read_next(ledger)?;
+                Ok((cursor, first))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let mut merged = Merged { ledger, order, cursors: Vec::with_capacity(opened.len()), heap: BinaryHeap::new() };
+        for (i, (cursor, first)) in opened.into_iter().enumerate() {
+            merged.cursors.push(cursor);
+            if let Some(file) = first {
+                merged.heap.push(Head { file, cursor: i, order });
+            }
+        }
+        Ok(merged)
+    }
+
+    /// What became of a record this stream yielded, as [`AppHistory::fate`]
+    /// over its whole chain says.
+    ///
+    /// Most records need no fold for it ([`AppHistory::fate_needs_fold`]).
+    /// For the others the answer depends on later records and, where an
+    /// approval completes one, on the state the whole chain before had then
+    /// (soak, evidence, what ran upstream), so no suffix of the chain settles
+    /// it. The first such record of an app folds that app's chain once, up to
+    /// the listed tip, and keeps only the fates of the records that need the
+    /// fold (those waiting or approving: a few per promotion that needs
+    /// approvals), each dropped when asked for. So `log | head` reads the
+    /// tip of every chain plus the chains of the records it shows that need
+    /// it, and a whole `log` reads such chains twice but never holds one.
+    pub fn fate(&mut self, merge: &Merge) -> Result<Option<Fate>, StoreError> {
+        let policies = self.ledger.policies();
+        if !AppHistory::fate_needs_fold(&merge.file.record, policies) {
+            return Ok(None);
+        }
+        let Some(cursor) = self.cursors.get_mut(merge.cursor) else { return Ok(None) };
+        if cursor.fates.is_none() {
+            let chain = self.ledger.chain(&cursor.app)?;
+            let tip = cursor.tip;
+            let listed = || chain.records.iter().take_while(|f| f.record.seq <= tip);
+            let history = AppHistory::of(listed(), policies);
+            cursor.fates = Some(
+                listed()
+                    .filter(|f| AppHistory::fate_needs_fold(&f.record, policies))
+                    .filter_map(|f| history.fate(f).map(|fate| (f.record.seq, fate)))
+                    .collect(),
+            );
+        }
+        Ok(cursor.fates.as_mut().and_then(|fates| fates.remove(&merge.file.record.seq)))
+    }
+}
+
+impl Iterator for Merged<'_, '_> {
+    type Item = Result<Merge, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Head { file, cursor, .. } = self.heap.pop()?;
+        // The app's next record takes its place before this one is shown.
+        if let Some(source) = self.cursors.get_mut(cursor) {
+            match source.read_next(self.ledger) {
+                Ok(Some(next)) => self.heap.push(Head { file: next, cursor, order: self.order }),
+                Ok(None) => {}
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        Some(Ok(Merge { file, cursor }))
+    }
 }
 
 /// One image an event moved: from what to what.
@@ -65,36 +240,61 @@ pub struct Step<'a> {
     pub changes: Vec<Change>,
 }
 
+/// Every app's fold, fed the records in time order one at a time: what
+/// `replay` streams, holding the per-app state and nothing of the records.
+pub struct Replayer<'p> {
+    policies: Policies<'p>,
+    histories: BTreeMap<Name, AppHistory>,
+}
+
+impl<'p> Replayer<'p> {
+    pub fn new(policies: Policies<'p>) -> Self {
+        Replayer { policies, histories: BTreeMap::new() }
+    }
+
+    /// What `file`, the next record in time order, did: the promote or
+    /// rollback that took effect with it and the images that moved then;
+    /// None for a record that deploys nothing.
+    pub fn step(&mut self, file: &RecordFile) -> Option<(Effect, Vec<Change>)> {
+        let record = &file.record;
+        if !self.histories.contains_key(&record.app) {
+            self.histories.insert(record.app.clone(), AppHistory::default());
+        }
+        let history = self.histories.get_mut(&record.app)?;
+        // An approval names the images of what it completes, so the
+        // record's own images are those that may move.
+        let running = |history: &AppHistory, image: &Image| {
+            history.env(&record.env).and_then(|e| e.state().get(&image.name)).map(|s| s.digest.clone())
+        };
+        let before: Vec<_> = record.images.iter().map(|image| running(history, image)).collect();
+        let effect = history.push(file, self.policies).effect?;
+        let changes = record
+            .images
+            .iter()
+            .zip(before)
+            .filter(|(image, before)| before.as_ref() != Some(&image.digest))
+            .map(|(image, before)| Change {
+                image: image.name.to_string(),
+                from: before.map(|d| d.to_string()),
+                to: image.digest.to_string(),
+            })
+            .collect();
+        Some((effect, changes))
+    }
+}
+
 /// Each of `records` (oldest first), folded per app.
 pub fn replay<'a>(records: &[&'a RecordFile], policies: Policies) -> Vec<Step<'a>> {
-    let mut histories: BTreeMap<&Name, AppHistory> = BTreeMap::new();
+    let mut replayer = Replayer::new(policies);
     let mut by_seq: BTreeMap<(&Name, u64), &'a RecordFile> = BTreeMap::new();
     records
         .iter()
         .map(|file| {
             let record = &file.record;
             by_seq.insert((&record.app, record.seq), file);
-            let history = histories.entry(&record.app).or_default();
-            // An approval names the images of what it completes, so the
-            // record's own images are those that may move.
-            let running = |history: &AppHistory, image: &crate::record::Image| {
-                history.env(&record.env).and_then(|e| e.state().get(&image.name)).map(|s| s.digest.clone())
-            };
-            let before: Vec<_> = record.images.iter().map(|image| running(history, image)).collect();
-            let Some(effect) = history.push(file, policies).effect else {
+            let Some((effect, changes)) = replayer.step(file) else {
                 return Step { deployment: None, changes: Vec::new() };
             };
-            let changes = record
-                .images
-                .iter()
-                .zip(before)
-                .filter(|(image, before)| before.as_ref() != Some(&image.digest))
-                .map(|(image, before)| Change {
-                    image: image.name.to_string(),
-                    from: before.map(|d| d.to_string()),
-                    to: image.digest.to_string(),
-                })
-                .collect();
             let deployment = by_seq.get(&(&record.app, effect.seq)).map(|record| Deployment { record, at: effect.at });
             Step { deployment, changes }
         })

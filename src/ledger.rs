@@ -96,6 +96,19 @@ impl<'s> Ledger<'s> {
         load_app(self.snapshot, app)
     }
 
+    /// One app's record files in sequence order, (path, seq), listed but not
+    /// read: for the commands that read a chain one record at a time.
+    /// Entries that are not records are left out; [`Ledger::chain`] reports them.
+    pub fn record_files(&self, app: &Name) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(list_app(self.snapshot, app)?.value)
+    }
+
+    /// One record file of `app`, read now; None when it is not a well-formed
+    /// record of that app and seq, a problem [`Ledger::chain`] reports.
+    pub fn read_record(&self, app: &Name, path: &str, seq: u64) -> Result<Option<RecordFile>, StoreError> {
+        Ok(read_record(self.snapshot, app, path.to_string(), seq)?.ok())
+    }
+
     /// Every app's chain (or only `app`'s), read in parallel: for the
     /// read-side commands that show the whole history at once.
     pub fn chains(&self, only: Option<&Name>) -> Result<Vec<Chain>, StoreError> {
@@ -191,21 +204,29 @@ fn strip_path(message: &str, path: &str) -> String {
         .unwrap_or_else(|| message.to_string())
 }
 
-/// One app's records in sequence order.
-fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Chain, StoreError> {
+/// One app's record files in sequence order, (path, seq), listed without
+/// reading them, and the entries of its directory that are not records.
+fn list_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<(String, u64)>>, StoreError> {
     let dir = format!("{APPS_DIR}/{app}");
-    let mut problems = Vec::new();
-    let mut paths = Vec::new();
+    let mut loaded: Loaded<Vec<(String, u64)>> = Loaded::default();
     for entry in snapshot.list(&dir)? {
         let path = format!("{dir}/{}", entry.name);
         match (entry.kind, sequence_file_number(&entry.name)) {
-            (EntryKind::File, Some(seq)) => paths.push((path, seq)),
+            (EntryKind::File, Some(seq)) => loaded.value.push((path, seq)),
             _ if entry.name.starts_with(".gitops-ledger-") && entry.name.ends_with(".tmp") => {
                 // A write in progress (or killed mid-write): never part of the ledger.
             }
-            _ => problems.push(schema_problem(&path, "is not a record; records are regular files named NNNNNNNN.json")),
+            _ => loaded
+                .problems
+                .push(schema_problem(&path, "is not a record; records are regular files named NNNNNNNN.json")),
         }
     }
+    Ok(loaded)
+}
+
+/// One app's records in sequence order.
+fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Chain, StoreError> {
+    let Loaded { value: paths, mut problems } = list_app(snapshot, app)?;
     // In chain order on one thread: callers parallelize across apps, and a
     // git pack reads fastest when one app's similar records come in sequence.
     let parsed: Vec<Result<RecordFile, Violation>> =

@@ -1,13 +1,11 @@
 //! `log`: the promotions, newest first.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use super::exit_codes::{self, ExitCodes};
-use super::util::{say, Context};
+use super::util::{say, Context, PrettyArray};
 use super::{CommandError, ExitKind, OutputFormat, Window};
-use crate::chain::AppHistory;
-use crate::history::in_time_order;
+use crate::history::{Merged, Order};
 use crate::ledger::{Ledger, RecordFile};
 use crate::record::Name;
 
@@ -33,33 +31,42 @@ pub struct Args {
     pub format: OutputFormat,
 }
 
+/// Streams: the per-app chains merged from their tips (see [`Merged`]), each
+/// record printed as it comes, stopping when the reader goes away, so
+/// `log | head` reads little more than the tip of each chain.
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let ledger = Ledger::load(&context.tree)?;
-    let chains = ledger.chains(args.app.as_ref())?;
-    let mut records = in_time_order(&chains);
-    records.retain(|r| {
-        args.env.as_ref().is_none_or(|e| &r.record.env == e)
-            && args.window.since.is_none_or(|s| r.record.at >= s)
-            && args.window.until.is_none_or(|u| r.record.at <= u)
-    });
-    records.reverse();
-    let folds: BTreeMap<&Name, AppHistory> = chains.iter().map(|c| (&c.app, c.fold(ledger.policies()))).collect();
-    let fate = |file: &RecordFile| folds.get(&file.record.app).and_then(|history| history.fate(file));
-    match args.format {
-        OutputFormat::Json => {
-            let entries: Vec<serde_json::Value> = records
-                .iter()
-                .map(|r| serde_json::json!({"path": r.path, "id": r.id, "record": r.record, "fate": fate(r)}))
-                .collect();
-            let text = serde_json::to_string_pretty(&entries)?;
-            say!(context, "{text}");
+    let mut merged = Merged::new(&ledger, args.app.as_ref(), Order::NewestFirst)?;
+    let mut json = matches!(args.format, OutputFormat::Json).then(|| PrettyArray::new(0));
+    while let Some(merge) = merged.next() {
+        let merge = merge?;
+        let record = &merge.file.record;
+        if args.window.since.is_some_and(|s| record.at < s) {
+            // Newest first: every record still to come is older.
+            break;
         }
-        OutputFormat::Text => {
-            for file in &records {
-                let note = fate(file).map_or(String::new(), |e| format!("  [{e}]"));
+        if args.window.until.is_some_and(|u| record.at > u) || args.env.as_ref().is_some_and(|e| &record.env != e) {
+            continue;
+        }
+        let fate = merged.fate(&merge)?;
+        let file = &merge.file;
+        match &mut json {
+            Some(array) => array.push(
+                &mut context.out,
+                &serde_json::json!({"path": file.path, "id": file.id, "record": file.record, "fate": fate}),
+            )?,
+            None => {
+                let note = fate.map_or(String::new(), |e| format!("  [{e}]"));
                 say!(context, "{}{note}", line(file));
             }
         }
+        if context.out.closed() {
+            break;
+        }
+    }
+    if let Some(array) = json {
+        array.finish(&mut context.out)?;
+        say!(context, "");
     }
     Ok(ExitKind::Holds)
 }

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use super::exit_codes::{self, ExitCodes};
-use super::util::{parse_at, print_status, say, Context};
-use super::{CommandError, ExitKind, OutputFormat};
+use super::util::{indent, parse_at, print_status, say, Context, PrettyArray};
+use super::{CliError, CommandError, ExitKind, OutputFormat};
 use crate::clock::Timestamp;
-use crate::history::in_time_order;
+use crate::history::{Merged, Order, Replayer};
 use crate::ledger::Ledger;
 use crate::rules::Violation;
 use crate::verify::{verify, VerifyOptions};
@@ -30,13 +30,15 @@ pub struct Args {
     pub format: OutputFormat,
 }
 
+/// Streams: the verdicts and the final state come first (verify and status
+/// read chain by chain), then the per-app chains merged oldest first into one
+/// fold per app, each event printed as it comes.
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let now = context.clock.now();
     let until = args.until.unwrap_or(now);
     let ledger = Ledger::load(&context.tree)?;
-    let chains = ledger.chains(None)?;
     // The verdicts are the verifier's own, not a second implementation.
-    let report = verify(&ledger, Some(&chains), &VerifyOptions::default(), now)?;
+    let report = verify(&ledger, None, &VerifyOptions::default(), now)?;
     let pending: BTreeSet<&str> = report.pending.iter().map(|p| p.record.as_str()).collect();
     let mut by_record: BTreeMap<&str, Vec<&Violation>> = BTreeMap::new();
     for violation in &report.violations {
@@ -44,42 +46,42 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             by_record.entry(label.as_str()).or_default().push(violation);
         }
     }
-    let mut records = in_time_order(&chains);
-    records.retain(|r| r.record.at <= until);
-    let steps = crate::history::replay(&records, ledger.policies());
-    let state = crate::status::status(&ledger, Some(&chains), until)?;
+    let state = crate::status::status(&ledger, None, until)?;
     let verdict = |label: &str| match by_record.get(label) {
         Some(_) => "fail",
         None if pending.contains(label) => "pending",
         None => "ok",
     };
-    match args.format {
-        OutputFormat::Json => {
-            let events: Vec<serde_json::Value> = records
-                .iter()
-                .zip(&steps)
-                .map(|(file, step)| {
-                    let label = file.record.label();
-                    serde_json::json!({
-                        "at": file.record.at,
-                        "record": label,
-                        "path": file.path,
-                        "kind": file.record.kind,
-                        "env": file.record.env,
-                        "changes": step.changes,
-                        "verdict": verdict(&label),
-                        "violations": by_record.get(label.as_str()).cloned().unwrap_or_default(),
-                    })
-                })
-                .collect();
-            let text =
-                serde_json::to_string_pretty(&serde_json::json!({"until": until, "events": events, "state": state}))?;
-            say!(context, "{text}");
+    let json = matches!(args.format, OutputFormat::Json);
+    // As `to_string_pretty` lays out {"events": [..], "state": .., "until": ..}.
+    let mut events = json.then(|| PrettyArray::new(1));
+    if json {
+        write!(context.out, "{{\n  \"events\": ").map_err(CliError::Output)?;
+    }
+    let mut replayer = Replayer::new(ledger.policies());
+    for merge in Merged::new(&ledger, None, Order::OldestFirst)? {
+        let file = merge?.file;
+        if file.record.at > until {
+            // Oldest first: every record still to come is later.
+            break;
         }
-        OutputFormat::Text => {
-            for (file, step) in records.iter().zip(&steps) {
-                let changes = &step.changes;
-                let label = file.record.label();
+        let changes = replayer.step(&file).map(|(_, changes)| changes).unwrap_or_default();
+        let label = file.record.label();
+        match &mut events {
+            Some(array) => array.push(
+                &mut context.out,
+                &serde_json::json!({
+                    "at": file.record.at,
+                    "record": label,
+                    "path": file.path,
+                    "kind": file.record.kind,
+                    "env": file.record.env,
+                    "changes": changes,
+                    "verdict": verdict(&label),
+                    "violations": by_record.get(label.as_str()).cloned().unwrap_or_default(),
+                }),
+            )?,
+            None => {
                 let what = if changes.is_empty() {
                     match &file.record.evidence {
                         Some(e) => format!("{} {} for what {} runs", e.kind, e.result, file.record.env),
@@ -112,6 +114,20 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
                     say!(context, "    {} (rule: {})", violation.message, violation.rule);
                 }
             }
+        }
+        if context.out.closed() {
+            return Ok(ExitKind::Holds);
+        }
+    }
+    match events {
+        Some(array) => {
+            array.finish(&mut context.out)?;
+            // Through a Value, as json! took it: keys sorted.
+            let state = indent(&serde_json::to_string_pretty(&serde_json::to_value(&state)?)?, "  ");
+            let until = serde_json::to_string(&until)?;
+            say!(context, ",\n  \"state\": {state},\n  \"until\": {until}\n}}");
+        }
+        None => {
             say!(context, "");
             print_status(context, &state)?;
         }

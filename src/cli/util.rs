@@ -32,6 +32,12 @@ impl Output {
         Output { inner, closed: false }
     }
 
+    /// Whether the reader went away: a command that streams stops here
+    /// rather than reading the rest of the ledger for nobody.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
     fn quiet_on_closed_pipe<T>(&mut self, result: std::io::Result<T>, otherwise: T) -> std::io::Result<T> {
         match result {
             Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -68,6 +74,42 @@ macro_rules! say {
     };
 }
 pub(crate) use say;
+
+/// A JSON array written one element at a time, byte for byte as
+/// `serde_json::to_string_pretty` lays out the whole array nested `depth`
+/// levels deep: streaming commands print JSON without holding it. Strings
+/// escape their newlines, so every newline of an element is layout.
+pub(crate) struct PrettyArray {
+    depth: usize,
+    empty: bool,
+}
+
+impl PrettyArray {
+    pub fn new(depth: usize) -> Self {
+        PrettyArray { depth, empty: true }
+    }
+
+    pub fn push(&mut self, out: &mut Output, element: &impl serde::Serialize) -> Result<(), CommandError> {
+        let pad = "  ".repeat(self.depth + 1);
+        let text = indent(&serde_json::to_string_pretty(element)?, &pad);
+        let open = if self.empty { "[\n" } else { ",\n" };
+        self.empty = false;
+        write!(out, "{open}{pad}{text}").map_err(CliError::Output)?;
+        Ok(())
+    }
+
+    /// Closes the array (no newline after it).
+    pub fn finish(self, out: &mut Output) -> Result<(), CommandError> {
+        let close = if self.empty { "[]".to_string() } else { format!("\n{}]", "  ".repeat(self.depth)) };
+        write!(out, "{close}").map_err(CliError::Output)?;
+        Ok(())
+    }
+}
+
+/// `text` with `pad` after each of its newlines: pretty JSON nested deeper.
+pub(crate) fn indent(text: &str, pad: &str) -> String {
+    text.replace('\n', &format!("\n{pad}"))
+}
 
 /// `--at`, `--since`, `--until`: RFC 3339 UTC with whole seconds.
 pub(crate) fn parse_at(text: &str) -> Result<Timestamp, String> {

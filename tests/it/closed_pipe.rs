@@ -80,3 +80,15 @@ fn verify_into_a_closed_pipe_still_exits_1_for_a_failed_rule_without_an_error() 
     assert!(!stderr.contains("error:"), "{stderr}");
     assert_eq!(stderr, "");
 }
+
+/// At a million records `log | head -1` printed an error on the closed pipe;
+/// the JSON form and replay, which stream too, stay quiet as the text form.
+#[test]
+fn log_json_and_replay_into_a_closed_pipe_exit_0_quietly() {
+    let repo = long_history(3);
+    for args in [&["log", "--format", "json"][..], &["replay"], &["replay", "--format", "json"]] {
+        let out = run_into_closed_pipe(&repo, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}

@@ -282,6 +282,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// A record to write straight through the library, bypassing `promote`'s
 /// checks, as a buggy tool or an attacker with a key could.
 pub struct Forged<'a> {
+    /// The app, `api` unless set.
+    pub app: &'a str,
     pub seq: u64,
     pub env: &'a str,
     pub from: Option<&'a str>,
@@ -304,7 +306,19 @@ impl<'a> Forged<'a> {
             "production" => Some("staging"),
             _ => None,
         };
-        Forged { seq, env, from, rollback: false, fill, at, policy: 1, signers, evidence: None, approves: None }
+        Forged {
+            app: "api",
+            seq,
+            env,
+            from,
+            rollback: false,
+            fill,
+            at,
+            policy: 1,
+            signers,
+            evidence: None,
+            approves: None,
+        }
     }
 
     /// An approval of record `approves`, for `env` and digest `fill`.
@@ -314,22 +328,23 @@ impl<'a> Forged<'a> {
 }
 
 impl TestRepo {
-    /// Writes record `forged.seq` of app `api`, chained to the file before it, signed by `signers`.
+    /// Writes record `forged.seq` of app `forged.app`, chained to the file before it, signed by `signers`.
     pub fn forge(&self, forged: Forged) -> String {
         use gitops_ledger::canonical::{record_id, record_message};
         use gitops_ledger::clock::Timestamp;
         use gitops_ledger::record::{
             Digest, Evidence, EvidenceResult, Image, ImageName, Kind, Name, Record, RecordId, Signature, Upstream,
         };
-        let path = format!("promotions/apps/api/{:08}.json", forged.seq);
+        let app = forged.app;
+        let path = format!("promotions/apps/{app}/{:08}.json", forged.seq);
         let prev: Option<RecordId> = (forged.seq > 1).then(|| {
-            let prev_path = format!("promotions/apps/api/{:08}.json", forged.seq - 1);
+            let prev_path = format!("promotions/apps/{app}/{:08}.json", forged.seq - 1);
             let bytes = std::fs::read(self.root.join(&prev_path)).unwrap();
             record_id(&Record::from_json(&prev_path, &bytes).unwrap()).unwrap()
         });
         let mut record = Record {
             schema: gitops_ledger::record::RECORD_SCHEMA.into(),
-            app: Name::parse("api").unwrap(),
+            app: Name::parse(app).unwrap(),
             seq: forged.seq,
             prev,
             policy: forged.policy,
@@ -342,7 +357,7 @@ impl TestRepo {
                 (None, false, None) => Kind::Promote,
             },
             approves: forged.approves.map(|seq| {
-                let approved = format!("promotions/apps/api/{seq:08}.json");
+                let approved = format!("promotions/apps/{app}/{seq:08}.json");
                 let bytes = std::fs::read(self.root.join(&approved)).unwrap();
                 record_id(&Record::from_json(&approved, &bytes).unwrap()).unwrap()
             }),

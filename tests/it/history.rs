@@ -1,6 +1,101 @@
 //! The auditor's read side: log, replay, stats.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gitops_ledger::history::in_time_order;
+use gitops_ledger::ledger::Ledger;
+use gitops_ledger::store::WorkTree;
+use serde_json::{json, Value};
+
 use crate::common::{data_dir, digest, Forged, TestRepo};
+
+/// What `log --format json` printed before it streamed: every record of
+/// every chain sorted newest first, each fate from its app's full fold.
+pub fn full_fold_log(root: &Path) -> Vec<Value> {
+    let tree = WorkTree::new(root);
+    let ledger = Ledger::load(&tree).unwrap();
+    let chains = ledger.chains(None).unwrap();
+    let mut records = in_time_order(&chains);
+    records.reverse();
+    let folds: BTreeMap<_, _> = chains.iter().map(|c| (&c.app, c.fold(ledger.policies()))).collect();
+    records
+        .iter()
+        .map(|r| json!({"path": r.path, "id": r.id, "record": r.record, "fate": folds[&r.record.app].fate(r)}))
+        .collect()
+}
+
+/// Two apps interleaved in time, with every fate `log` shows: a promotion
+/// approved later, one pending for good, one superseded, approvals, a
+/// rollback, evidence, and two records at the same second.
+fn interleaved() -> TestRepo {
+    let repo = TestRepo::with_signed_policy();
+    let steps: Vec<(&str, Forged)> = vec![
+        ("api", Forged::new(1, "dev", 'a', "", &["ci"])),
+        ("web", Forged::new(1, "dev", 'a', "", &["ci"])),
+        ("api", Forged::new(2, "staging", 'a', "", &["alice"])),
+        ("web", Forged::new(2, "staging", 'a', "", &["alice"])),
+        ("api", Forged { evidence: Some(("smoke-test", true)), ..Forged::new(3, "staging", 'a', "", &["ci"]) }),
+        ("api", Forged::new(4, "production", 'a', "", &["alice"])),
+        ("web", Forged::new(3, "production", 'a', "", &["alice"])),
+        ("api", Forged::approval(5, 4, "production", 'a', "", &["bob"])),
+        ("web", Forged::new(4, "production", 'a', "", &["alice", "bob"])),
+        ("api", Forged::new(6, "dev", 'b', "", &["ci"])),
+        ("api", Forged::new(7, "staging", 'b', "", &["alice"])),
+        ("api", Forged::new(8, "production", 'b', "", &["alice"])),
+        ("api", Forged { rollback: true, ..Forged::new(9, "production", 'a', "", &["alice"]) }),
+        ("web", Forged::approval(5, 3, "production", 'a', "", &["bob"])),
+        ("api", Forged::approval(10, 9, "production", 'a', "", &["carol"])),
+        ("web", Forged::new(6, "production", 'a', "", &["alice"])),
+    ];
+    // Two steps a time, so the apps share seconds and the merge breaks ties
+    // by app; 14 hours apart, so production's 24h soak is over when approvals come.
+    let start = gitops_ledger::clock::Timestamp::parse("2026-11-20T00:00:00Z").unwrap();
+    let times: Vec<String> =
+        (0..steps.len() as i64).map(|i| start.plus_seconds(i / 2 * 14 * 3600).to_string()).collect();
+    for ((app, forged), time) in steps.into_iter().zip(&times) {
+        repo.forge(Forged { app, at: time, ..forged });
+    }
+    repo
+}
+
+#[test]
+fn log_streams_exactly_what_the_full_fold_printed() {
+    let repo = interleaved();
+    let expected = full_fold_log(&repo.root);
+    // Byte for byte: the streamed array is laid out as the whole one was.
+    let out = repo.ok(&["log", "--format", "json"]);
+    assert_eq!(out, format!("{}\n", serde_json::to_string_pretty(&expected).unwrap()));
+    let text = out.to_string();
+    for fate in ["\"pending\"", "\"superseded\"", "\"took_effect\"", "\"approves\""] {
+        assert!(text.contains(fate), "the history shows no {fate} fate: {text}");
+    }
+    let labels = |entries: &[Value]| -> Vec<String> {
+        entries.iter().map(|e| format!("{}@{}", e["record"]["app"].as_str().unwrap(), e["record"]["seq"])).collect()
+    };
+    let lines: Vec<String> =
+        repo.ok(&["log"]).lines().map(|l| l.split_whitespace().nth(1).unwrap().to_string()).collect();
+    assert_eq!(lines, labels(&expected));
+    let filtered: Vec<Value> = expected
+        .iter()
+        .filter(|e| e["record"]["app"] == "web" && e["record"]["env"] == "production")
+        .filter(|e| e["record"]["at"].as_str().unwrap() <= "2026-11-22T00:00:00Z")
+        .cloned()
+        .collect();
+    let out =
+        repo.ok(&["log", "--app", "web", "--env", "production", "--until", "2026-11-22T00:00:00Z", "--format", "json"]);
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&out).unwrap(), filtered);
+    let since: Vec<Value> =
+        expected.iter().filter(|e| e["record"]["at"].as_str().unwrap() >= "2026-11-21T12:00:00Z").cloned().collect();
+    let out = repo.ok(&["log", "--since", "2026-11-21T12:00:00Z", "--format", "json"]);
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&out).unwrap(), since);
+    assert_eq!(repo.ok(&["log", "--app", "nothing", "--format", "json"]), "[]\n");
+    // Replay streams its JSON too, laid out as the whole object was.
+    let out = repo.ok(&["replay", "--format", "json"]);
+    let replayed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out, format!("{}\n", serde_json::to_string_pretty(&replayed).unwrap()));
+    assert_eq!(replayed["events"].as_array().unwrap().len(), expected.len());
+}
 
 fn example() -> TestRepo {
     let repo = TestRepo::new();

@@ -571,3 +571,67 @@ fn the_fold_property_generates_every_kind_of_outcome() {
         assert!(seen.get(kind).is_some_and(|&n| n > 0), "no {kind} in 48 generated histories: {seen:?}");
     }
 }
+
+/// Random histories of three apps interleaved in time (shared seconds,
+/// promotions co-signed or waiting, approvals of any earlier production
+/// record, evidence, rollbacks), forged as (app, kind, fill, hours later).
+fn forge_apps(repo: &TestRepo, ops: &[(usize, u8, u8, i64)]) {
+    const APPS: [&str; 3] = ["api", "ops", "web"];
+    let mut hour = 0;
+    // Per app: the seq and fill of its production promotions and rollbacks.
+    let mut production: [Vec<(u64, char)>; 3] = Default::default();
+    let mut seqs = [0u64; 3];
+    for &(app, kind, fill, later) in ops {
+        hour += later;
+        let at = hour_stamp(hour);
+        seqs[app] += 1;
+        let seq = seqs[app];
+        let fill = char::from(b'a' + fill);
+        let forged = match kind {
+            0 => Forged::new(seq, "dev", fill, &at, &["ci"]),
+            1 => Forged::new(seq, "production", fill, &at, &["alice"]),
+            2 => Forged::new(seq, "production", fill, &at, &["alice", "bob"]),
+            3 => Forged { rollback: true, ..Forged::new(seq, "production", fill, &at, &["alice"]) },
+            4 => Forged { evidence: Some(("smoke-test", fill != 'a')), ..Forged::new(seq, "dev", fill, &at, &["ci"]) },
+            _ => match production[app].get(fill as usize % production[app].len().max(1)) {
+                Some((of, of_fill)) => Forged::approval(seq, *of, "production", *of_fill, &at, &["carol"]),
+                None => Forged::new(seq, "dev", fill, &at, &["ci"]),
+            },
+        };
+        if forged.env == "production" && forged.approves.is_none() {
+            production[app].push((seq, forged.fill));
+        }
+        repo.forge(Forged { app: APPS[app], ..forged });
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// `log` and `replay` merge the chains read one record at a time; the
+    /// merge is the sort of everything, and `log`'s fates are the full fold's.
+    #[test]
+    fn the_streaming_merge_is_the_sort_of_everything(
+        ops in proptest::collection::vec((0usize..3, 0u8..7, 0u8..3, 0i64..2), 1..24),
+    ) {
+        use gitops_ledger::history::{in_time_order, Merged, Order};
+        let repo = TestRepo::with_signed_policy();
+        forge_apps(&repo, &ops);
+        let tree = WorkTree::new(&repo.root);
+        let ledger = Ledger::load(&tree).unwrap();
+        let mut merged = Merged::new(&ledger, None, Order::NewestFirst).unwrap();
+        let mut streamed = Vec::new();
+        while let Some(merge) = merged.next() {
+            let merge = merge.unwrap();
+            let fate = merged.fate(&merge).unwrap();
+            let file = &merge.file;
+            streamed.push(json!({"path": file.path, "id": file.id, "record": file.record, "fate": fate}));
+        }
+        prop_assert_eq!(streamed, crate::history::full_fold_log(&repo.root));
+        let chains = ledger.chains(None).unwrap();
+        let sorted: Vec<&str> = in_time_order(&chains).iter().map(|r| r.path.as_str()).collect();
+        let oldest: Vec<String> =
+            Merged::new(&ledger, None, Order::OldestFirst).unwrap().map(|m| m.unwrap().file.path).collect();
+        prop_assert_eq!(oldest, sorted);
+    }
+}
