@@ -20,8 +20,13 @@ pub struct ReportInput<'a> {
     pub generated: Timestamp,
     /// Environments in the policy's order.
     pub environments: &'a [String],
-    /// All records, oldest first.
+    /// All records of the apps reported, oldest first: each app's fold needs
+    /// its whole chain, whatever the window shows.
     pub records: &'a [&'a RecordFile],
+    /// The records shown, and the deployments: those at or after `since`
+    /// and at or before `until` (effective times for deployments).
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
     pub policies: Policies<'a>,
     pub verification: &'a Report,
     pub overall: &'a Dora,
@@ -54,18 +59,33 @@ section.app { page-break-inside: avoid; }
 
 pub fn render(input: &ReportInput) -> String {
     let mut html = String::new();
-    let ReportInput { generated, environments, records, policies, verification, overall, per_app } = input;
+    let ReportInput { generated, environments, records, since, until, policies, verification, overall, per_app } =
+        input;
+    let within = |at: Timestamp| since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u);
     let _ = writeln!(html, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Promotion ledger report</title><style>{STYLE}</style></head><body>"
     );
     let apps: BTreeMap<&Name, Vec<&RecordFile>> = records.iter().fold(BTreeMap::new(), |mut map, r| {
         map.entry(&r.record.app).or_insert_with(Vec::new).push(r);
         map
     });
+    let shown: BTreeMap<&Name, Vec<&RecordFile>> = apps
+        .iter()
+        .map(|(app, records)| (*app, records.iter().copied().filter(|r| within(r.record.at)).collect::<Vec<_>>()))
+        .filter(|(_, records)| !records.is_empty())
+        .collect();
+    let window = match (since, until) {
+        (None, None) => String::new(),
+        (since, until) => format!(
+            ", {} to {}",
+            since.map_or("the first record".to_string(), |s| s.to_string()),
+            until.map_or("the last".to_string(), |u| u.to_string())
+        ),
+    };
     let _ = writeln!(
         html,
-        "<h1>Promotion ledger report</h1><p class=\"meta\">Generated {generated} from {} records of {} apps.</p>",
-        records.len(),
-        apps.len()
+        "<h1>Promotion ledger report</h1><p class=\"meta\">Generated {generated} from {} records of {} apps{window}.</p>",
+        shown.values().map(Vec::len).sum::<usize>(),
+        shown.len()
     );
     if verification.holds() {
         let _ = writeln!(
@@ -89,12 +109,14 @@ pub fn render(input: &ReportInput) -> String {
     }
     html.push_str("<h2>Delivery figures (all apps)</h2>\n");
     html.push_str(&dora_table(overall));
-    for (app, app_records) in &apps {
+    for (app, shown_records) in &shown {
+        let Some(app_records) = apps.get(app) else { continue };
         let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app.as_str()));
         let deployed: Vec<Deployment> =
-            replay(app_records, *policies).into_iter().filter_map(|s| s.deployment).collect();
-        html.push_str(&timeline(environments, app_records, &deployed));
-        html.push_str(&record_table(app_records, &AppHistory::of(app_records.iter().copied(), *policies)));
+            replay(app_records, *policies).into_iter().filter_map(|s| s.deployment).filter(|d| within(d.at)).collect();
+        html.push_str(&timeline(environments, shown_records, &deployed));
+        let history = AppHistory::of(app_records.iter().copied(), *policies);
+        html.push_str(&record_table(shown_records, app_records, &history));
         if let Some(figures) = per_app.get(*app) {
             html.push_str(&dora_table(figures));
         }
@@ -233,9 +255,10 @@ fn timeline(environments: &[String], records: &[&RecordFile], deployed: &[Deploy
     svg
 }
 
-/// Every record of an app; who promoted and who approved (co-signers and
-/// approval records alike); a record still waiting, or superseded, says so.
-fn record_table(records: &[&RecordFile], history: &AppHistory) -> String {
+/// The `shown` records of an app; who promoted and who approved (co-signers
+/// and approval records alike, from all its `records`); a record still
+/// waiting, or superseded, says so.
+fn record_table(shown: &[&RecordFile], records: &[&RecordFile], history: &AppHistory) -> String {
     let mut table = String::from(
         "<table><tr><th>At</th><th>Record</th><th>Environment</th><th>Kind</th><th>Image</th><th>Promoted by</th><th>Approved by</th><th>Note</th></tr>\n",
     );
@@ -245,7 +268,7 @@ fn record_table(records: &[&RecordFile], history: &AppHistory) -> String {
             approvals.entry(id).or_default().extend(file.record.signatures.iter().map(|s| s.signer.to_string()));
         }
     }
-    for file in records {
+    for file in shown {
         let record = &file.record;
         let mut signers = record.signatures.iter().map(|s| s.signer.to_string());
         let promoter = signers.next().unwrap_or_default();

@@ -130,3 +130,46 @@ fn the_report_is_self_contained_and_renders_in_headless_chromium() {
         std::fs::copy(&png, keep).unwrap();
     }
 }
+
+#[test]
+fn report_shows_only_the_app_and_window_asked_for() {
+    let repo = eventful();
+    for (app, fill, at) in [("api", 'c', "2026-11-23T10:00:00Z"), ("web", 'd', "2026-11-22T08:00:00Z")] {
+        repo.ok(&[
+            "promote",
+            "--app",
+            app,
+            "--env",
+            "dev",
+            "--image",
+            &format!("ghcr.io/o/{app}@{}", digest(fill)),
+            "--key",
+            &repo.key_str("ci"),
+            "--at",
+            at,
+        ]);
+    }
+    let out_path = repo.keys.parent().unwrap().join("window.html");
+    let out = repo.ok(&[
+        "report",
+        "--out",
+        out_path.to_str().unwrap(),
+        "--app",
+        "api",
+        "--since",
+        "2026-11-22T00:00:00Z",
+        "--until",
+        "2026-11-23T09:30:00Z",
+    ]);
+    assert!(out.contains("(5 records of 1 apps)"), "{out}");
+    let html = std::fs::read_to_string(&out_path).unwrap();
+    for present in ["api@6", "api@7", "api@8", "api@9", "api@10", "2026-11-22T00:00:00Z to 2026-11-23T09:30:00Z"] {
+        assert!(html.contains(present), "{present:?} missing from the report");
+    }
+    // Earlier and later records, and the other app, are left out.
+    for absent in ["api@3", "api@5", "api@11", "<h2>web</h2>", "smoke-test pass"] {
+        assert!(!html.contains(absent), "{absent:?} shown although outside --app or the window");
+    }
+    // The fold still starts at api@1: the rollback completed by carol took effect.
+    assert!(html.contains("took effect at 2026-11-23T09:20:00Z"), "the fold lost the chain's start");
+}
