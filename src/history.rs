@@ -2,7 +2,7 @@
 //! each caused, and the DORA figures the records already hold.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -59,17 +59,36 @@ struct Cursor {
     tip: u64,
     /// Filled by the first record whose fate needs the fold, see [`Merged::fate`].
     fates: Option<BTreeMap<u64, Fate>>,
+    /// Records read ahead, the next one first.
+    ahead: VecDeque<RecordFile>,
+    /// How many files the next read-ahead takes: one at first, so the head
+    /// of a stream costs one file per app, doubling up to [`MAX_READ_AHEAD`]
+    /// so a whole stream reads in parallel batches.
+    batch: usize,
 }
 
+/// The most records one app's cursor reads ahead.
+const MAX_READ_AHEAD: usize = 32;
+
 impl Cursor {
+    fn new(app: Name, files: Vec<(String, u64)>, tip: u64) -> Self {
+        Cursor { app, files, tip, fates: None, ahead: VecDeque::new(), batch: 1 }
+    }
+
     fn read_next(&mut self, ledger: &Ledger) -> Result<Option<RecordFile>, StoreError> {
-        while let Some((path, seq)) = self.files.pop() {
+        while self.ahead.is_empty() && !self.files.is_empty() {
+            let take = self.batch.min(self.files.len());
+            let batch = self.files.split_off(self.files.len() - take);
             // A file that is not a well-formed record is verify's to report, not history.
-            if let Some(file) = ledger.read_record(&self.app, &path, seq)? {
-                return Ok(Some(file));
-            }
+            let read: Vec<Option<RecordFile>> = batch
+                .par_iter()
+                .rev()
+                .map(|(path, seq)| ledger.read_record(&self.app, path, *seq))
+                .collect::<Result<_, _>>()?;
+            self.ahead.extend(read.into_iter().flatten());
+            self.batch = (self.batch * 2).min(MAX_READ_AHEAD);
         }
-        Ok(None)
+        Ok(self.ahead.pop_front())
     }
 }
 
@@ -126,7 +145,7 @@ impl<'l, 's> Merged<'l, 's> {
                 if order == Order::OldestFirst {
                     files.reverse();
                 }
-                let mut cursor = Cursor { app, files, tip, fates: None };
+                let mut cursor = Cursor::new(app, files, tip);
                 let first = cursor.read_next(ledger)?;
                 Ok((cursor, first))
             })
