@@ -106,14 +106,11 @@ impl Remote {
         }
     }
 
-    /// Fetches the branch into its remote-tracking ref.
-    pub fn fetch(&self) -> Result<(), RemoteError> {
+    /// Fetches the branch into its remote-tracking ref, then fast-forwards
+    /// the checked-out branch and work tree to it.
+    pub fn catch_up(&self) -> Result<(), RemoteError> {
         let refspec = format!("+{}:{}", self.branch, self.tracking);
-        self.run("fetch", &["fetch", "--quiet", "--no-tags", &self.name, &refspec])
-    }
-
-    /// Fast-forwards the checked-out branch and work tree to what the last fetch brought.
-    pub fn fast_forward(&self) -> Result<(), RemoteError> {
+        self.run("fetch", &["fetch", "--quiet", "--no-tags", &self.name, &refspec])?;
         let output = self.git("fast-forward", &["merge", "--ff-only", "--quiet", &self.tracking])?;
         if output.status.success() {
             return Ok(());

@@ -158,14 +158,18 @@ impl<'t> Transaction<'t> {
         loop {
             let current = rebuilt.as_ref().unwrap_or(change);
             let now = if rebuilds == 0 { clock.now() } else { clock.renewed().now() };
-            let made = match (rebuilds, current.done_on(&self.ledger)) {
-                (0, _) => self.make_or_undo(current, &options, now),
-                (_, Some(why)) => return Ok(Landed::AlreadyDone { why, remote: remote.display() }),
-                (_, None) => self.make_or_undo(current, &options, now).map_err(|source| AppendError::Moved {
+            let made = if rebuilds == 0 {
+                self.make_or_undo(current, &options, now)
+            } else {
+                // Asked only on a moved tip: on the first try nothing was done yet.
+                if let Some(why) = current.done_on(&self.ledger) {
+                    return Ok(Landed::AlreadyDone { why, remote: remote.display() });
+                }
+                self.make_or_undo(current, &options, now).map_err(|source| AppendError::Moved {
                     remote: remote.display(),
                     rebuilds,
                     source: Box::new(source),
-                }),
+                })
             };
             let (applied, commit) = made?;
             let commit = commit.ok_or_else(|| AppendError::Usage("--push needs a commit to push".into()))?;
@@ -198,14 +202,14 @@ impl<'t> Transaction<'t> {
                         ))),
                         failed,
                     })?;
-                    if rebuilds == push.retries {
-                        remote.fetch()?;
-                        remote.fast_forward()?;
+                    let last = rebuilds == push.retries;
+                    if !last {
+                        std::thread::sleep(backoff(rebuilds));
+                    }
+                    remote.catch_up()?;
+                    if last {
                         return Err(AppendError::Crowded { remote: remote.display(), attempts: rebuilds + 1, reason });
                     }
-                    std::thread::sleep(backoff(rebuilds));
-                    remote.fetch()?;
-                    remote.fast_forward()?;
                     self.ledger = Ledger::load(self.tree)?;
                     rebuilt = current.again(&applied.outcome).or(rebuilt);
                     rebuilds += 1;
