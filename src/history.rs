@@ -271,6 +271,11 @@ impl<'p> Replayer<'p> {
         Replayer { policies, histories: BTreeMap::new() }
     }
 
+    /// Each app's fold of the records stepped through, in app order.
+    pub fn into_folds(self) -> Vec<(Name, AppHistory)> {
+        self.histories.into_iter().collect()
+    }
+
     /// What `file`, the next record in time order, did: the promote or
     /// rollback that took effect with it and the images that moved then;
     /// None for a record that deploys nothing.

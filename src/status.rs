@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::chain::Chain;
+use crate::chain::{AppHistory, Chain};
 use crate::clock::Timestamp;
 use crate::ledger::Ledger;
-use crate::record::EvidenceResult;
+use crate::record::{EvidenceResult, Name};
 use crate::store::StoreError;
 use crate::verify::PendingNote;
 
@@ -54,6 +54,12 @@ pub struct EvidenceSeen {
 /// chain, when the caller has read them already.
 pub fn status(ledger: &Ledger, held: Option<&[Chain]>, at: Timestamp) -> Result<Status, StoreError> {
     let folded = ledger.map_chains(held, |chain| (chain.app.clone(), chain.fold_until(ledger.policies(), Some(at))))?;
+    Ok(of_folds(ledger, folded, at))
+}
+
+/// The status from each app's fold of its records up to `at`, in app order:
+/// for a command that folded them already.
+pub fn of_folds(ledger: &Ledger, folded: Vec<(Name, AppHistory)>, at: Timestamp) -> Status {
     let environments = ledger.environments();
     let pending = folded.iter().flat_map(|(_, h)| h.pending(ledger.policies())).map(|p| PendingNote::of(&p)).collect();
     let mut out = Status { at, environments, apps: BTreeMap::new(), pending };
@@ -87,5 +93,5 @@ pub fn status(ledger: &Ledger, held: Option<&[Chain]>, at: Timestamp) -> Result<
             out.apps.insert(app.to_string(), envs);
         }
     }
-    Ok(out)
+    out
 }

@@ -30,9 +30,9 @@ pub struct Args {
     pub format: OutputFormat,
 }
 
-/// Streams: the verdicts and the final state come first (verify and status
-/// read chain by chain), then the per-app chains merged oldest first into one
-/// fold per app, each event printed as it comes.
+/// Streams: the verdicts come first (verify reads chain by chain), then the
+/// per-app chains merged oldest first into one fold per app, each event
+/// printed as it comes; those folds give the final state.
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let now = context.clock.now();
     let until = args.until.unwrap_or(now);
@@ -46,7 +46,6 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             by_record.entry(label.as_str()).or_default().push(violation);
         }
     }
-    let state = crate::status::status(&ledger, None, until)?;
     let verdict = |label: &str| match by_record.get(label) {
         Some(_) => "fail",
         None if pending.contains(label) => "pending",
@@ -119,6 +118,9 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             return Ok(ExitKind::Holds);
         }
     }
+    // Every record up to `until` went through the replayer, app by app in
+    // chain order, so its folds are the status at `until`: no second read.
+    let state = crate::status::of_folds(&ledger, replayer.into_folds(), until);
     match events {
         Some(array) => {
             array.finish(&mut context.out)?;
