@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::chain::{AppHistory, Chain, Effect, Fate};
 use crate::clock::Timestamp;
-use crate::ledger::{Ledger, RecordFile};
+use crate::ledger::{Ledger, RecordFile, RecordSeqs};
 use crate::record::{Image, Kind, Name};
 use crate::rules::Policies;
 use crate::store::StoreError;
@@ -40,8 +40,8 @@ pub enum Order {
 /// the merge gives what sorting everything would, without holding it; a
 /// chain whose times go backwards is shown in chain order among the others.
 ///
-/// Memory: one record and the list of file names per app, plus the fates
-/// [`Merged::fate`] keeps (see there).
+/// Memory: a few records and the runs of listed seqs per app (one run for a
+/// chain without gaps), plus the fates [`Merged::fate`] keeps (see there).
 pub struct Merged<'l, 's> {
     ledger: &'l Ledger<'s>,
     order: Order,
@@ -52,8 +52,9 @@ pub struct Merged<'l, 's> {
 /// One app's chain being read from one end.
 struct Cursor {
     app: Name,
-    /// The files still to read, the next one last.
-    files: Vec<(String, u64)>,
+    /// The seqs still to read.
+    seqs: RecordSeqs,
+    order: Order,
     /// The newest seq listed: the fold behind [`Merged::fate`] stops there,
     /// so it judges the chain the listing saw.
     tip: u64,
@@ -71,20 +72,25 @@ struct Cursor {
 const MAX_READ_AHEAD: usize = 32;
 
 impl Cursor {
-    fn new(app: Name, files: Vec<(String, u64)>, tip: u64) -> Self {
-        Cursor { app, files, tip, fates: None, ahead: VecDeque::new(), batch: 1 }
+    fn new(app: Name, seqs: RecordSeqs, order: Order) -> Self {
+        let tip = seqs.newest().unwrap_or(0);
+        Cursor { app, seqs, order, tip, fates: None, ahead: VecDeque::new(), batch: 1 }
     }
 
     fn read_next(&mut self, ledger: &Ledger) -> Result<Option<RecordFile>, StoreError> {
-        while self.ahead.is_empty() && !self.files.is_empty() {
-            let take = self.batch.min(self.files.len());
-            let batch = self.files.split_off(self.files.len() - take);
+        while self.ahead.is_empty() {
+            let batch: Vec<u64> = std::iter::from_fn(|| match self.order {
+                Order::NewestFirst => self.seqs.pop_newest(),
+                Order::OldestFirst => self.seqs.pop_oldest(),
+            })
+            .take(self.batch)
+            .collect();
+            if batch.is_empty() {
+                break;
+            }
             // A file that is not a well-formed record is verify's to report, not history.
-            let read: Vec<Option<RecordFile>> = batch
-                .par_iter()
-                .rev()
-                .map(|(path, seq)| ledger.read_record(&self.app, path, *seq))
-                .collect::<Result<_, _>>()?;
+            let read: Vec<Option<RecordFile>> =
+                batch.par_iter().map(|seq| ledger.read_record(&self.app, *seq)).collect::<Result<_, _>>()?;
             self.ahead.extend(read.into_iter().flatten());
             self.batch = (self.batch * 2).min(MAX_READ_AHEAD);
         }
@@ -140,12 +146,8 @@ impl<'l, 's> Merged<'l, 's> {
         let opened: Vec<(Cursor, Option<RecordFile>)> = apps
             .into_par_iter()
             .map(|app| {
-                let mut files = ledger.record_files(&app)?;
-                let tip = files.last().map_or(0, |(_, seq)| *seq);
-                if order == Order::OldestFirst {
-                    files.reverse();
-                }
-                let mut cursor = Cursor::new(app, files, tip);
+                let seqs = ledger.record_seqs(&app)?;
+                let mut cursor = Cursor::new(app, seqs, order);
                 let first = cursor.read_next(ledger)?;
                 Ok((cursor, first))
             })

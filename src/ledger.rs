@@ -96,17 +96,21 @@ impl<'s> Ledger<'s> {
         load_app(self.snapshot, app)
     }
 
-    /// One app's record files in sequence order, (path, seq), listed but not
-    /// read: for the commands that read a chain one record at a time.
-    /// Entries that are not records are left out; [`Ledger::chain`] reports them.
-    pub fn record_files(&self, app: &Name) -> Result<Vec<(String, u64)>, StoreError> {
-        Ok(list_app(self.snapshot, app)?.value)
+    /// The seqs of one app's record files, listed but not read: for the
+    /// commands that read a chain one record at a time. Entries that are not
+    /// records are left out; [`Ledger::chain`] reports them.
+    pub fn record_seqs(&self, app: &Name) -> Result<RecordSeqs, StoreError> {
+        let mut seqs = RecordSeqs::default();
+        for seq in list_app(self.snapshot, app)?.value {
+            seqs.push(seq);
+        }
+        Ok(seqs)
     }
 
     /// One record file of `app`, read now; None when it is not a well-formed
     /// record of that app and seq, a problem [`Ledger::chain`] reports.
-    pub fn read_record(&self, app: &Name, path: &str, seq: u64) -> Result<Option<RecordFile>, StoreError> {
-        Ok(read_record(self.snapshot, app, path.to_string(), seq)?.ok())
+    pub fn read_record(&self, app: &Name, seq: u64) -> Result<Option<RecordFile>, StoreError> {
+        Ok(read_record(self.snapshot, app, record_path(app, seq), seq)?.ok())
     }
 
     /// Every app's chain (or only `app`'s), read in parallel: for the
@@ -130,6 +134,53 @@ impl<'s> Ledger<'s> {
             Some(chains) => Ok(chains.par_iter().map(f).collect()),
             None => self.apps.par_iter().map(|app| Ok(f(&self.chain(app)?))).collect(),
         }
+    }
+}
+
+/// The seqs of an app's record files, as runs of consecutive numbers: one
+/// run for a chain without gaps, so a reader streaming a million-record
+/// ledger holds a few numbers per app rather than every file name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordSeqs {
+    /// Inclusive `(first, last)` runs, ascending, neither overlapping nor touching.
+    runs: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl RecordSeqs {
+    /// Adds `seq`, greater than every seq added before.
+    fn push(&mut self, seq: u64) {
+        match self.runs.back_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(seq) => *last = seq,
+            _ => self.runs.push_back((seq, seq)),
+        }
+    }
+
+    pub fn newest(&self) -> Option<u64> {
+        self.runs.back().map(|(_, last)| *last)
+    }
+
+    /// Takes the newest seq out.
+    pub fn pop_newest(&mut self) -> Option<u64> {
+        let (first, last) = self.runs.back_mut()?;
+        let seq = *last;
+        if first == last {
+            self.runs.pop_back();
+        } else {
+            *last -= 1;
+        }
+        Some(seq)
+    }
+
+    /// Takes the oldest seq out.
+    pub fn pop_oldest(&mut self) -> Option<u64> {
+        let (first, last) = self.runs.front_mut()?;
+        let seq = *first;
+        if first == last {
+            self.runs.pop_front();
+        } else {
+            *first += 1;
+        }
+        Some(seq)
     }
 }
 
@@ -204,33 +255,35 @@ fn strip_path(message: &str, path: &str) -> String {
         .unwrap_or_else(|| message.to_string())
 }
 
-/// One app's record files in sequence order, (path, seq), listed without
-/// reading them, and the entries of its directory that are not records.
-fn list_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<(String, u64)>>, StoreError> {
+/// The seqs of one app's record files in sequence order (each file is
+/// [`record_path`]), listed without reading them, and the entries of its
+/// directory that are not records.
+fn list_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<u64>>, StoreError> {
     let dir = format!("{APPS_DIR}/{app}");
-    let mut loaded: Loaded<Vec<(String, u64)>> = Loaded::default();
-    for entry in snapshot.list(&dir)? {
-        let path = format!("{dir}/{}", entry.name);
-        match (entry.kind, sequence_file_number(&entry.name)) {
-            (EntryKind::File, Some(seq)) => loaded.value.push((path, seq)),
-            _ if entry.name.starts_with(".gitops-ledger-") && entry.name.ends_with(".tmp") => {
-                // A write in progress (or killed mid-write): never part of the ledger.
-            }
-            _ => loaded
-                .problems
-                .push(schema_problem(&path, "is not a record; records are regular files named NNNNNNNN.json")),
+    let mut loaded: Loaded<Vec<u64>> = Loaded::default();
+    snapshot.visit(&dir, &mut |name, kind| match (kind, sequence_file_number(name)) {
+        (EntryKind::File, Some(seq)) => loaded.value.push(seq),
+        _ if name.starts_with(".gitops-ledger-") && name.ends_with(".tmp") => {
+            // A write in progress (or killed mid-write): never part of the ledger.
         }
-    }
+        _ => loaded.problems.push(schema_problem(
+            &format!("{dir}/{name}"),
+            "is not a record; records are regular files named NNNNNNNN.json",
+        )),
+    })?;
+    // Names are NNNNNNNN.json, so seq order is name order.
+    loaded.value.sort_unstable();
+    loaded.problems.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(loaded)
 }
 
 /// One app's records in sequence order.
 fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Chain, StoreError> {
-    let Loaded { value: paths, mut problems } = list_app(snapshot, app)?;
+    let Loaded { value: seqs, mut problems } = list_app(snapshot, app)?;
     // In chain order on one thread: callers parallelize across apps, and a
     // git pack reads fastest when one app's similar records come in sequence.
     let parsed: Vec<Result<RecordFile, Violation>> =
-        paths.into_iter().map(|(path, seq)| read_record(snapshot, app, path, seq)).collect::<Result<_, _>>()?;
+        seqs.into_iter().map(|seq| read_record(snapshot, app, record_path(app, seq), seq)).collect::<Result<_, _>>()?;
     let mut records = Vec::with_capacity(parsed.len());
     for result in parsed {
         match result {
@@ -292,4 +345,25 @@ fn list_apps(snapshot: &dyn Snapshot) -> Result<Loaded<Vec<Name>>, StoreError> {
         }
     }
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordSeqs;
+
+    #[test]
+    fn record_seqs_keep_runs_and_yield_every_seq_from_either_end() {
+        let mut seqs = RecordSeqs::default();
+        for seq in [1, 2, 3, 5, 9, 10] {
+            seqs.push(seq);
+        }
+        assert_eq!(seqs.runs, [(1, 3), (5, 5), (9, 10)]);
+        assert_eq!(seqs.newest(), Some(10));
+        let mut newest_first = seqs.clone();
+        let down: Vec<u64> = std::iter::from_fn(|| newest_first.pop_newest()).collect();
+        assert_eq!(down, [10, 9, 5, 3, 2, 1]);
+        let up: Vec<u64> = std::iter::from_fn(|| seqs.pop_oldest()).collect();
+        assert_eq!(up, [1, 2, 3, 5, 9, 10]);
+        assert_eq!(seqs.newest(), None);
+    }
 }

@@ -57,6 +57,15 @@ pub trait Snapshot: Sync {
     /// Entries of `dir` (repo-relative, `/`-separated), sorted by name; an absent
     /// directory lists as empty.
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError>;
+    /// `visit` with the name and kind of each entry of `dir`, in no
+    /// particular order: for a directory of thousands of records, whose
+    /// reader wants numbers, not a sorted list of names.
+    fn visit(&self, dir: &str, visit: &mut dyn FnMut(&str, EntryKind)) -> Result<(), StoreError> {
+        for entry in self.list(dir)? {
+            visit(&entry.name, entry.kind);
+        }
+        Ok(())
+    }
     /// Contents of a regular file, at most `limit` bytes.
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
     /// What is at `path` (None: nothing), not following a symlink there.
@@ -189,7 +198,14 @@ impl Snapshot for WorkTree {
     }
 
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
-        self.list_with(dir, |_, _| None)
+        let mut entries = Vec::new();
+        self.visit_with(dir, &mut |name, kind, _| entries.push(DirEntry { name: name.to_string(), kind, id: None }))?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    fn visit(&self, dir: &str, visit: &mut dyn FnMut(&str, EntryKind)) -> Result<(), StoreError> {
+        self.visit_with(dir, &mut |name, kind, _| visit(name, kind))
     }
 
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
@@ -214,21 +230,20 @@ impl Snapshot for WorkTree {
 }
 
 impl WorkTree {
-    /// [`Snapshot::list`], with each file's blob id where `id_of` can vouch
-    /// for it from the directory entry (whose metadata is read relative to
-    /// the open directory, without walking the path again).
-    fn list_with(
+    /// Each entry of `dir` in directory order, with its name, kind and the
+    /// entry itself (whose metadata is read relative to the open directory,
+    /// without walking the path again); an absent directory has none.
+    fn visit_with(
         &self,
         dir: &str,
-        id_of: impl Fn(&str, &std::fs::DirEntry) -> Option<gix::ObjectId>,
-    ) -> Result<Vec<DirEntry>, StoreError> {
+        visit: &mut dyn FnMut(&str, EntryKind, &std::fs::DirEntry),
+    ) -> Result<(), StoreError> {
         let wrap = |source| StoreError::Read { path: dir.to_string(), source };
         let read_dir = match std::fs::read_dir(self.path(dir)) {
             Ok(read_dir) => read_dir,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(wrap(e)),
         };
-        let mut entries = Vec::new();
         for entry in read_dir {
             let entry = entry.map_err(wrap)?;
             let file_type = entry.file_type().map_err(wrap)?;
@@ -239,12 +254,9 @@ impl WorkTree {
             } else {
                 EntryKind::Other
             };
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let id = if kind == EntryKind::File { id_of(&name, &entry) } else { None };
-            entries.push(DirEntry { name, kind, id });
+            visit(&entry.file_name().to_string_lossy(), kind, &entry);
         }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
+        Ok(())
     }
 }
 
@@ -305,12 +317,19 @@ impl Snapshot for IndexedWorkTree<'_> {
         let Some(staged) = self.index.prefixed_entries(dir_prefix.as_bytes().as_bstr()) else {
             return self.tree.list(dir);
         };
-        self.tree.list_with(dir, |name, entry| {
+        let id_of = |name: &str, entry: &std::fs::DirEntry| {
             let path = format!("{dir_prefix}{name}");
             let found = staged.binary_search_by(|e| e.path(&self.index).cmp(path.as_bytes().as_bstr())).ok()?;
             let metadata = entry.metadata().ok()?;
             self.unchanged(&staged[found], &metadata)
-        })
+        };
+        let mut entries = Vec::new();
+        self.tree.visit_with(dir, &mut |name, kind, entry| {
+            let id = if kind == EntryKind::File { id_of(name, entry) } else { None };
+            entries.push(DirEntry { name: name.to_string(), kind, id });
+        })?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
     }
 
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
