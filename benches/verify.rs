@@ -11,13 +11,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failing loudly is right
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gitops_ledger::canonical::record_id;
 use gitops_ledger::clock::Timestamp;
 use gitops_ledger::ledger::Ledger;
-use gitops_ledger::record::{record_path, Name};
 use gitops_ledger::store::{GitTree, WorkTree};
 use gitops_ledger::verify::{verify, verify_change, VerifyOptions};
-use rayon::prelude::*;
 
 #[path = "support/ledger_fixture.rs"]
 mod fixture;
@@ -39,39 +36,10 @@ fn now() -> Timestamp {
     Timestamp::parse("2030-01-01T00:00:00Z").unwrap()
 }
 
-/// The fixture plus one more valid record on top, committed: `base` is the
-/// ledger, HEAD adds the record, as a promotion pull request would.
-fn fixture_with_pull_request(records: usize, apps: usize) -> std::path::PathBuf {
-    let dir = fixture::ledger(&fixture::fixture_dir(&format!("verify-{records}")), records, apps);
-    let tags = fixture::git(&dir).args(["tag", "--list", "base"]).output().unwrap();
-    if !String::from_utf8_lossy(&tags.stdout).contains("base") {
-        let app = Name::parse("app-000").unwrap();
-        let per_app = records / apps;
-        let tree = WorkTree::new(&dir);
-        let ledger = Ledger::load(&tree).unwrap();
-        let mut chain = ledger.chain(&app).unwrap();
-        let last = chain.records.last().unwrap().clone();
-        // The next record in the cycle pattern keeps every rule.
-        let record =
-            fixture::cycle_record(&app, 0, per_app, Some(record_id(&last.record).unwrap()), &fixture::Keys::load());
-        std::fs::write(dir.join(record_path(&app, record.seq)), record.to_pretty_json()).unwrap();
-        // With its projection, as `promote` would have written it.
-        let path = record_path(&app, record.seq);
-        chain.records.push(gitops_ledger::ledger::RecordFile::new(path, record).unwrap());
-        for file in gitops_ledger::project::plan_app(&ledger, &chain).unwrap().iter().filter(|f| f.changes()) {
-            std::fs::write(dir.join(&file.path), &file.projected).unwrap();
-        }
-        for args in [&["tag", "base"][..], &["add", "-A"], &["commit", "-q", "-m", "one promotion"]] {
-            assert!(fixture::git(&dir).args(args).status().unwrap().success());
-        }
-    }
-    dir
-}
-
 fn bench_verify(c: &mut Criterion) {
     let options = VerifyOptions::default();
     for (records, apps) in sizes() {
-        let dir = fixture_with_pull_request(records, apps);
+        let dir = fixture::with_pull_request(records, apps);
         let mut group = c.benchmark_group(format!("verify {records}"));
         group.sample_size(10);
         let work_tree = WorkTree::new(&dir);
@@ -94,24 +62,9 @@ fn bench_verify(c: &mut Criterion) {
             })
         });
         // The floor: the same signatures, prepared, batch-verified on all cores.
-        let ledger = Ledger::load(&work_tree).unwrap();
-        let policy = ledger.policy_files()[0].policy.clone();
-        let records: Vec<_> = ledger.chains(None).unwrap().into_iter().flat_map(|chain| chain.records).collect();
-        let prepared: Vec<_> = records
-            .iter()
-            .flat_map(|r| r.record.signatures.iter().map(move |s| (r, s)))
-            .map(|(r, s)| policy.keys[&s.signer].prepare(&r.message, &s.sig).unwrap())
-            .collect();
-        drop(records);
+        let prepared = fixture::prepared_signatures(&dir);
         group.bench_function(BenchmarkId::new("ed25519 batch only", prepared.len()), |b| {
-            b.iter(|| {
-                prepared.par_chunks(64).for_each(|chunk| {
-                    let messages: Vec<&[u8]> = chunk.iter().map(|p| p.signed_data.as_slice()).collect();
-                    let signatures: Vec<_> = chunk.iter().map(|p| p.signature).collect();
-                    let keys: Vec<_> = chunk.iter().map(|p| p.key).collect();
-                    ed25519_dalek::verify_batch(&messages, &signatures, &keys).unwrap();
-                })
-            })
+            b.iter(|| fixture::verify_signatures(&prepared))
         });
         group.finish();
     }

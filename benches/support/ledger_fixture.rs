@@ -432,3 +432,62 @@ pub fn history(dir: &Path, commits: usize, apps: usize) -> PathBuf {
     assert!(git(dir).args(["reset", "-q", "--hard", "main"]).status().expect("git").success());
     dir.to_path_buf()
 }
+
+/// The fixture plus one more valid record on top, committed: `base` is the
+/// ledger, HEAD adds the record, as a promotion pull request would.
+pub fn with_pull_request(records: usize, apps: usize) -> std::path::PathBuf {
+    let dir = ledger(&fixture_dir(&format!("verify-{records}")), records, apps);
+    let tags = git(&dir).args(["tag", "--list", "base"]).output().unwrap();
+    if !String::from_utf8_lossy(&tags.stdout).contains("base") {
+        let app = Name::parse("app-000").unwrap();
+        let per_app = records / apps;
+        let tree = gitops_ledger::store::WorkTree::new(&dir);
+        let ledger = gitops_ledger::ledger::Ledger::load(&tree).unwrap();
+        let mut chain = ledger.chain(&app).unwrap();
+        let last = chain.records.last().unwrap().clone();
+        // The next record in the cycle pattern keeps every rule.
+        let record = cycle_record(&app, 0, per_app, Some(record_id(&last.record).unwrap()), &Keys::load());
+        std::fs::write(dir.join(record_path(&app, record.seq)), record.to_pretty_json()).unwrap();
+        // With its projection, as `promote` would have written it.
+        let path = record_path(&app, record.seq);
+        chain.records.push(gitops_ledger::ledger::RecordFile::new(path, record).unwrap());
+        for file in gitops_ledger::project::plan_app(&ledger, &chain).unwrap().iter().filter(|f| f.changes()) {
+            std::fs::write(dir.join(&file.path), &file.projected).unwrap();
+        }
+        for args in [&["tag", "base"][..], &["add", "-A"], &["commit", "-q", "-m", "one promotion"]] {
+            assert!(git(&dir).args(args).status().unwrap().success());
+        }
+    }
+    dir
+}
+
+/// Every signature of the ledger at `dir`, prepared for checking: what the
+/// signature floor checks.
+pub fn prepared_signatures(dir: &Path) -> Vec<gitops_ledger::sign::PreparedSignature> {
+    let tree = gitops_ledger::store::WorkTree::new(dir);
+    let ledger = gitops_ledger::ledger::Ledger::load(&tree).unwrap();
+    let policy = ledger.policy_files()[0].policy.clone();
+    ledger
+        .chains(None)
+        .unwrap()
+        .par_iter()
+        .flat_map_iter(|chain| {
+            chain
+                .records
+                .iter()
+                .flat_map(|r| r.record.signatures.iter().map(move |s| (r, s)))
+                .map(|(r, s)| policy.keys[&s.signer].prepare(&r.message, &s.sig).unwrap())
+        })
+        .collect()
+}
+
+/// The signature floor: `signatures` batch-verified in chunks on all cores,
+/// as `verify` checks them, and nothing else.
+pub fn verify_signatures(signatures: &[gitops_ledger::sign::PreparedSignature]) {
+    signatures.par_chunks(64).for_each(|chunk| {
+        let messages: Vec<&[u8]> = chunk.iter().map(|p| p.signed_data.as_slice()).collect();
+        let signatures: Vec<_> = chunk.iter().map(|p| p.signature).collect();
+        let keys: Vec<_> = chunk.iter().map(|p| p.key).collect();
+        ed25519_dalek::verify_batch(&messages, &signatures, &keys).unwrap();
+    })
+}
