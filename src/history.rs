@@ -327,95 +327,164 @@ pub fn replay<'a>(records: &[&'a RecordFile], policies: Policies) -> Vec<Step<'a
         .collect()
 }
 
-/// The DORA figures of every chain together, and of each app with records.
-pub fn dora_by_app(
-    chains: &[Chain],
-    policies: Policies,
-    production: &Name,
-    since: Option<Timestamp>,
-    until: Option<Timestamp>,
-) -> (Dora, BTreeMap<Name, Dora>) {
-    let overall = dora(&in_time_order(chains), policies, production, since, until);
-    let per_app = chains
-        .iter()
-        .filter(|chain| !chain.records.is_empty())
-        .map(|chain| {
-            let records = in_time_order(std::slice::from_ref(chain));
-            (chain.app.clone(), dora(&records, policies, production, since, until))
-        })
-        .collect();
-    (overall, per_app)
+/// The DORA figures of every app together, and of each app.
+#[derive(Clone, Debug, Default)]
+pub struct Figures {
+    pub overall: Dora,
+    /// Each app with records.
+    pub apps: BTreeMap<Name, Dora>,
+    /// Each app with records in the window, and how many.
+    pub shown: BTreeMap<Name, usize>,
 }
 
-/// The DORA figures of `records` (oldest first) within `since..=until`, by
-/// effective times; the production environment is the policy's last.
-pub fn dora(
-    records: &[&RecordFile],
-    policies: Policies,
+/// The DORA figures of every app together (or of `only`), and of each app
+/// with records, reading one chain at a time: each app's figures are
+/// tallied on its own and the tallies add up.
+pub fn dora_by_app(
+    ledger: &Ledger,
+    only: Option<&Name>,
     production: &Name,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
-) -> Dora {
-    let within = |at: Timestamp| since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u);
-    let mut out = Dora { since, until, ..Dora::default() };
-    let mut first_seen: BTreeMap<(&Name, &crate::record::Digest), Timestamp> = BTreeMap::new();
-    let mut last_production: BTreeMap<&Name, Timestamp> = BTreeMap::new();
-    let mut lead_times = Vec::new();
-    let mut restores = Vec::new();
-    for (file, step) in records.iter().zip(replay(records, policies)) {
-        for image in &file.record.images {
-            first_seen.entry((&file.record.app, &image.digest)).or_insert(file.record.at);
+) -> Result<Figures, StoreError> {
+    let tally =
+        |chain: &Chain| (chain.app.clone(), DoraTally::of_chain(chain, ledger.policies(), production, since, until));
+    let tallies = match only {
+        Some(app) => vec![tally(&ledger.chain(app)?)],
+        None => ledger.map_chains(None, tally)?,
+    };
+    let mut overall = DoraTally::default();
+    let mut figures = Figures::default();
+    for (app, tally) in tallies.into_iter().filter(|(_, tally)| tally.last.is_some()) {
+        overall.add(&tally);
+        if tally.shown > 0 {
+            figures.shown.insert(app.clone(), tally.shown);
         }
-        let Some(Deployment { record: deployed, at }) = step.deployment else { continue };
-        let record = &deployed.record;
-        let in_window = within(at);
-        if in_window {
-            *out.deployments.entry(record.env.to_string()).or_default() += 1;
-        }
-        if &record.env != production {
-            continue;
-        }
-        match record.kind {
-            Kind::Promote => {
-                if in_window {
-                    out.production_promotions += 1;
-                    for image in &record.images {
-                        if let Some(first) = first_seen.get(&(&record.app, &image.digest)) {
-                            lead_times.push(at.seconds_since(*first));
+        figures.apps.insert(app, tally.figures(since, until));
+    }
+    figures.overall = overall.figures(since, until);
+    Ok(figures)
+}
+
+/// What the DORA figures of one app count, within `since..=until` by
+/// effective times; the tallies of several apps add up to theirs.
+#[derive(Clone, Debug, Default)]
+pub struct DoraTally {
+    deployments: BTreeMap<String, usize>,
+    production_promotions: usize,
+    production_rollbacks: usize,
+    break_glass_overrides: usize,
+    lead_times: Vec<i64>,
+    restores: Vec<i64>,
+    /// The oldest and newest record's time: the window when none is given.
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    /// Records whose own time is in the window.
+    shown: usize,
+}
+
+impl DoraTally {
+    /// The tally of one app's chain; the production environment is the policy's last.
+    pub fn of_chain(
+        chain: &Chain,
+        policies: Policies,
+        production: &Name,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> DoraTally {
+        let records = in_time_order(std::slice::from_ref(chain));
+        let within = |at: Timestamp| since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u);
+        let mut out = DoraTally {
+            first: records.first().map(|r| r.record.at),
+            last: records.last().map(|r| r.record.at),
+            shown: records.iter().filter(|r| within(r.record.at)).count(),
+            ..DoraTally::default()
+        };
+        let mut first_seen: BTreeMap<&crate::record::Digest, Timestamp> = BTreeMap::new();
+        let mut last_production: Option<Timestamp> = None;
+        for (file, step) in records.iter().zip(replay(&records, policies)) {
+            for image in &file.record.images {
+                first_seen.entry(&image.digest).or_insert(file.record.at);
+            }
+            let Some(Deployment { record: deployed, at }) = step.deployment else { continue };
+            let record = &deployed.record;
+            let in_window = within(at);
+            if in_window {
+                *out.deployments.entry(record.env.to_string()).or_default() += 1;
+            }
+            if &record.env != production {
+                continue;
+            }
+            match record.kind {
+                Kind::Promote => {
+                    if in_window {
+                        out.production_promotions += 1;
+                        for image in &record.images {
+                            if let Some(first) = first_seen.get(&image.digest) {
+                                out.lead_times.push(at.seconds_since(*first));
+                            }
                         }
                     }
                 }
-            }
-            Kind::Rollback => {
-                if in_window {
-                    out.production_rollbacks += 1;
-                    if let Some(broken) = last_production.get(&record.app) {
-                        restores.push(at.seconds_since(*broken));
+                Kind::Rollback => {
+                    if in_window {
+                        out.production_rollbacks += 1;
+                        if let Some(broken) = last_production {
+                            out.restores.push(at.seconds_since(broken));
+                        }
                     }
                 }
+                Kind::Evidence | Kind::Approval => {}
             }
-            Kind::Evidence | Kind::Approval => {}
+            if in_window && record.override_.is_some() {
+                out.break_glass_overrides += 1;
+            }
+            last_production = Some(at);
         }
-        if in_window && record.override_.is_some() {
-            out.break_glass_overrides += 1;
+        out
+    }
+
+    /// Adds another app's tally to this one.
+    pub fn add(&mut self, other: &DoraTally) {
+        for (env, n) in &other.deployments {
+            *self.deployments.entry(env.clone()).or_default() += n;
         }
-        last_production.insert(&record.app, at);
+        self.shown += other.shown;
+        self.production_promotions += other.production_promotions;
+        self.production_rollbacks += other.production_rollbacks;
+        self.break_glass_overrides += other.break_glass_overrides;
+        self.lead_times.extend(&other.lead_times);
+        self.restores.extend(&other.restores);
+        self.first = self.first.into_iter().chain(other.first).min();
+        self.last = self.last.into_iter().chain(other.last).max();
     }
-    let window_start = since.or_else(|| records.first().map(|r| r.record.at));
-    let window_end = until.or_else(|| records.last().map(|r| r.record.at));
-    if let (Some(start), Some(end)) = (window_start, window_end) {
-        let days = (end.seconds_since(start) as f64 / 86_400.0).max(1.0);
-        out.deployments_per_day =
-            out.deployments.iter().map(|(env, n)| (env.clone(), round2(*n as f64 / days))).collect();
+
+    /// The figures: rates per day over the window (or from the oldest record
+    /// to the newest), medians and percentiles of the durations.
+    pub fn figures(mut self, since: Option<Timestamp>, until: Option<Timestamp>) -> Dora {
+        let mut out = Dora {
+            since,
+            until,
+            production_promotions: self.production_promotions,
+            production_rollbacks: self.production_rollbacks,
+            break_glass_overrides: self.break_glass_overrides,
+            ..Dora::default()
+        };
+        if let (Some(start), Some(end)) = (since.or(self.first), until.or(self.last)) {
+            let days = (end.seconds_since(start) as f64 / 86_400.0).max(1.0);
+            out.deployments_per_day =
+                self.deployments.iter().map(|(env, n)| (env.clone(), round2(*n as f64 / days))).collect();
+        }
+        out.deployments = self.deployments;
+        out.lead_time_median_seconds = percentile(&mut self.lead_times, 50);
+        out.lead_time_p90_seconds = percentile(&mut self.lead_times, 90);
+        out.time_to_restore_median_seconds = percentile(&mut self.restores, 50);
+        if out.production_promotions > 0 {
+            let failures = (out.production_rollbacks + out.break_glass_overrides) as f64;
+            out.change_failure_rate = Some(round2(failures / out.production_promotions as f64));
+        }
+        out
     }
-    out.lead_time_median_seconds = percentile(&mut lead_times, 50);
-    out.lead_time_p90_seconds = percentile(&mut lead_times, 90);
-    out.time_to_restore_median_seconds = percentile(&mut restores, 50);
-    if out.production_promotions > 0 {
-        let failures = (out.production_rollbacks + out.break_glass_overrides) as f64;
-        out.change_failure_rate = Some(round2(failures / out.production_promotions as f64));
-    }
-    out
 }
 
 fn round2(x: f64) -> f64 {

@@ -11,26 +11,35 @@ use crate::chain::{AppHistory, Fate};
 use crate::clock::Timestamp;
 use crate::history::{human_duration, replay, Deployment, Dora};
 use crate::ledger::RecordFile;
-use crate::record::{EvidenceResult, Kind, Name, RecordId};
+use crate::record::{EvidenceResult, Kind, RecordId};
 use crate::rules::Policies;
 use crate::verify::Report;
 
-/// Everything the report shows.
-pub struct ReportInput<'a> {
+/// What the report says before the apps: when, over what, and the verdict.
+pub struct ReportHead<'a> {
     pub generated: Timestamp,
+    /// The records shown and the apps they belong to.
+    pub records: usize,
+    pub apps: usize,
+    /// The window: records and deployments at or after `since` and at or
+    /// before `until` (effective times for deployments).
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub verification: &'a Report,
+    pub overall: &'a Dora,
+}
+
+/// One app's part of the report.
+pub struct AppPart<'a> {
     /// Environments in the policy's order.
     pub environments: &'a [String],
-    /// All records of the apps reported, oldest first: each app's fold needs
-    /// its whole chain, whatever the window shows.
+    /// All the app's records, oldest first: its fold needs the whole chain,
+    /// whatever the window shows.
     pub records: &'a [&'a RecordFile],
-    /// The records shown, and the deployments: those at or after `since`
-    /// and at or before `until` (effective times for deployments).
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     pub policies: Policies<'a>,
-    pub verification: &'a Report,
-    pub overall: &'a Dora,
-    pub per_app: &'a BTreeMap<Name, Dora>,
+    pub figures: Option<&'a Dora>,
 }
 
 fn escape(text: &str) -> String {
@@ -57,22 +66,12 @@ section.app { page-break-inside: avoid; }
 @media print { body { margin: 0; } svg { border: none; } }
 ";
 
-pub fn render(input: &ReportInput) -> String {
+/// The report's start: the document head, the verdict and the figures of all apps.
+pub fn head(input: &ReportHead) -> String {
     let mut html = String::new();
-    let ReportInput { generated, environments, records, since, until, policies, verification, overall, per_app } =
-        input;
-    let within = |at: Timestamp| since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u);
+    let ReportHead { generated, records, apps, since, until, verification, overall } = input;
     let _ = writeln!(html, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Promotion ledger report</title><style>{STYLE}</style></head><body>"
     );
-    let apps: BTreeMap<&Name, Vec<&RecordFile>> = records.iter().fold(BTreeMap::new(), |mut map, r| {
-        map.entry(&r.record.app).or_insert_with(Vec::new).push(r);
-        map
-    });
-    let shown: BTreeMap<&Name, Vec<&RecordFile>> = apps
-        .iter()
-        .map(|(app, records)| (*app, records.iter().copied().filter(|r| within(r.record.at)).collect::<Vec<_>>()))
-        .filter(|(_, records)| !records.is_empty())
-        .collect();
     let window = match (since, until) {
         (None, None) => String::new(),
         (since, until) => format!(
@@ -83,9 +82,7 @@ pub fn render(input: &ReportInput) -> String {
     };
     let _ = writeln!(
         html,
-        "<h1>Promotion ledger report</h1><p class=\"meta\">Generated {generated} from {} records of {} apps{window}.</p>",
-        shown.values().map(Vec::len).sum::<usize>(),
-        shown.len()
+        "<h1>Promotion ledger report</h1><p class=\"meta\">Generated {generated} from {records} records of {apps} apps{window}.</p>",
     );
     if verification.holds() {
         let _ = writeln!(
@@ -109,22 +106,43 @@ pub fn render(input: &ReportInput) -> String {
     }
     html.push_str("<h2>Delivery figures (all apps)</h2>\n");
     html.push_str(&dora_table(overall));
-    for (app, shown_records) in &shown {
-        let Some(app_records) = apps.get(app) else { continue };
-        let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app.as_str()));
-        let deployed: Vec<Deployment> =
-            replay(app_records, *policies).into_iter().filter_map(|s| s.deployment).filter(|d| within(d.at)).collect();
-        html.push_str(&timeline(environments, shown_records, &deployed));
-        let history = AppHistory::of(app_records.iter().copied(), *policies);
-        html.push_str(&record_table(shown_records, app_records, &history));
-        if let Some(figures) = per_app.get(*app) {
-            html.push_str(&dora_table(figures));
-        }
-        html.push_str("</section>\n");
-    }
-    html.push_str("</body></html>\n");
     html
 }
+
+/// The records of `records` (one app's, oldest first) the window shows.
+fn shown<'r>(records: &[&'r RecordFile], since: Option<Timestamp>, until: Option<Timestamp>) -> Vec<&'r RecordFile> {
+    records.iter().copied().filter(|r| within(since, until, r.record.at)).collect()
+}
+
+fn within(since: Option<Timestamp>, until: Option<Timestamp>, at: Timestamp) -> bool {
+    since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u)
+}
+
+/// One app's section: its timeline, records and figures; None when the
+/// window shows none of its records.
+pub fn app_section(part: &AppPart) -> Option<String> {
+    let AppPart { environments, records, since, until, policies, figures } = part;
+    let shown_records = shown(records, *since, *until);
+    let app = &shown_records.first()?.record.app;
+    let mut html = String::new();
+    let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app.as_str()));
+    let deployed: Vec<Deployment> = replay(records, *policies)
+        .into_iter()
+        .filter_map(|s| s.deployment)
+        .filter(|d| within(*since, *until, d.at))
+        .collect();
+    html.push_str(&timeline(environments, &shown_records, &deployed));
+    let history = AppHistory::of(records.iter().copied(), *policies);
+    html.push_str(&record_table(&shown_records, records, &history));
+    if let Some(figures) = figures {
+        html.push_str(&dora_table(figures));
+    }
+    html.push_str("</section>\n");
+    Some(html)
+}
+
+/// The report's end.
+pub const TAIL: &str = "</body></html>\n";
 
 fn dora_table(d: &Dora) -> String {
     let duration = |s: Option<i64>| s.map_or("–".to_string(), human_duration);

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CliError, CommandError, ExitKind, Window};
+use rayon::prelude::*;
+
 use crate::history::{dora_by_app, in_time_order};
 use crate::ledger::Ledger;
 use crate::record::Name;
-use crate::report::{render, ReportInput};
+use crate::report::{app_section, head as head_html, AppPart, ReportHead, TAIL};
+use crate::store::StoreError;
 use crate::verify::{verify, VerifyOptions};
 
 const EXIT_CODES: ExitCodes = &[
@@ -33,31 +36,59 @@ pub struct Args {
     pub window: Window,
 }
 
+/// Streams: the figures are tallied one chain at a time, then each app's
+/// section is rendered from its chain, a few apps at a time, and written
+/// before the next are read, so memory holds a few chains, not the ledger.
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let now = context.clock.now();
     let ledger = Ledger::load(&context.tree)?;
     let production =
         ledger.production().cloned().ok_or_else(|| CommandError::usage("there is no policy to report on"))?;
-    let chains = ledger.chains(args.app.as_ref())?;
-    let records = in_time_order(&chains);
     let verification = verify(&ledger, None, &VerifyOptions::default(), now)?;
     let (since, until) = (args.window.since, args.window.until);
-    let (overall, per_app) = dora_by_app(&chains, ledger.policies(), &production, since, until);
-    let html = render(&ReportInput {
+    let figures = dora_by_app(&ledger, args.app.as_ref(), &production, since, until)?;
+    let records: usize = figures.shown.values().sum();
+    let head = ReportHead {
         generated: now,
-        environments: &ledger.environments(),
-        records: &records,
+        records,
+        apps: figures.shown.len(),
         since,
         until,
-        policies: ledger.policies(),
         verification: &verification,
-        overall: &overall,
-        per_app: &per_app,
-    });
-    std::fs::write(&args.out, html)
-        .map_err(|source| CliError::Write { path: args.out.display().to_string(), source })?;
-    let shown =
-        records.iter().filter(|r| since.is_none_or(|s| r.record.at >= s) && until.is_none_or(|u| r.record.at <= u));
-    say!(context, "wrote {} ({} records of {} apps)", args.out.display(), shown.count(), per_app.len());
+        overall: &figures.overall,
+    };
+    let write_error = |source| CliError::Write { path: args.out.display().to_string(), source };
+    let dir = match args.out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let mut file = std::io::BufWriter::new(tempfile::NamedTempFile::new_in(dir).map_err(write_error)?);
+    file.write_all(head_html(&head).as_bytes()).map_err(write_error)?;
+    let environments = ledger.environments();
+    let apps: Vec<&Name> = figures.shown.keys().collect();
+    for batch in apps.chunks(rayon::current_num_threads().max(1)) {
+        let sections: Vec<Option<String>> = batch
+            .par_iter()
+            .map(|app| {
+                let chain = ledger.chain(app)?;
+                let records = in_time_order(std::slice::from_ref(&chain));
+                Ok(app_section(&AppPart {
+                    environments: &environments,
+                    records: &records,
+                    since,
+                    until,
+                    policies: ledger.policies(),
+                    figures: figures.apps.get(*app),
+                }))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        for section in sections.into_iter().flatten() {
+            file.write_all(section.as_bytes()).map_err(write_error)?;
+        }
+    }
+    file.write_all(TAIL.as_bytes()).map_err(write_error)?;
+    let file = file.into_inner().map_err(|e| write_error(e.into_error()))?;
+    file.persist(&args.out).map_err(|e| write_error(e.error))?;
+    say!(context, "wrote {} ({records} records of {} apps)", args.out.display(), figures.apps.len());
     Ok(ExitKind::Holds)
 }

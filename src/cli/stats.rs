@@ -34,9 +34,9 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         .production()
         .cloned()
         .ok_or_else(|| CommandError::usage("there is no policy, so no production environment to measure"))?;
-    let chains = ledger.chains(args.app.as_ref())?;
     let (since, until) = (args.window.since, args.window.until);
-    let (overall, per_app) = dora_by_app(&chains, ledger.policies(), &production, since, until);
+    let figures = dora_by_app(&ledger, args.app.as_ref(), &production, since, until)?;
+    let (overall, per_app) = (figures.overall, figures.apps);
     match args.format {
         OutputFormat::Json => {
             let apps: serde_json::Map<String, serde_json::Value> =
