@@ -8,7 +8,8 @@ use super::util::{say, Context};
 use super::{CliError, CommandError, ExitKind, Window};
 use rayon::prelude::*;
 
-use crate::history::{dora_by_app, in_time_order};
+use crate::clock::Timestamp;
+use crate::history::{dora_by_app, in_time_order, Figures};
 use crate::ledger::Ledger;
 use crate::record::Name;
 use crate::report::{app_section, head as head_html, AppPart, ReportHead, TAIL};
@@ -58,12 +59,30 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         overall: &figures.overall,
     };
     let write_error = |source| CliError::Write { path: args.out.display().to_string(), source };
-    let dir = match args.out.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => std::path::Path::new("."),
-    };
-    let mut file = std::io::BufWriter::new(tempfile::NamedTempFile::new_in(dir).map_err(write_error)?);
-    file.write_all(head_html(&head).as_bytes()).map_err(write_error)?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&args.out).map_err(write_error)?);
+    let written = write_sections(&mut file, &ledger, &figures, since, until, &head_html(&head), &write_error)
+        .and_then(|()| file.flush().map_err(|e| write_error(e).into()));
+    if written.is_err() {
+        // Half a report would read as a whole one with fewer apps.
+        drop(file);
+        let _ = std::fs::remove_file(&args.out);
+    }
+    written?;
+    say!(context, "wrote {} ({records} records of {} apps)", args.out.display(), figures.apps.len());
+    Ok(ExitKind::Holds)
+}
+
+/// The head, each app's section with its records shown, and the tail.
+fn write_sections(
+    out: &mut impl Write,
+    ledger: &Ledger,
+    figures: &Figures,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    head: &str,
+    write_error: &dyn Fn(std::io::Error) -> CliError,
+) -> Result<(), CommandError> {
+    out.write_all(head.as_bytes()).map_err(write_error)?;
     let environments = ledger.environments();
     let apps: Vec<&Name> = figures.shown.keys().collect();
     for batch in apps.chunks(rayon::current_num_threads().max(1)) {
@@ -83,12 +102,9 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             })
             .collect::<Result<_, StoreError>>()?;
         for section in sections.into_iter().flatten() {
-            file.write_all(section.as_bytes()).map_err(write_error)?;
+            out.write_all(section.as_bytes()).map_err(write_error)?;
         }
     }
-    file.write_all(TAIL.as_bytes()).map_err(write_error)?;
-    let file = file.into_inner().map_err(|e| write_error(e.into_error()))?;
-    file.persist(&args.out).map_err(|e| write_error(e.error))?;
-    say!(context, "wrote {} ({records} records of {} apps)", args.out.display(), figures.apps.len());
-    Ok(ExitKind::Holds)
+    out.write_all(TAIL.as_bytes()).map_err(write_error)?;
+    Ok(())
 }
