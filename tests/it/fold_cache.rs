@@ -373,3 +373,21 @@ fn a_chain_with_a_deleted_record_is_folded_as_it_is_and_not_cached() {
     assert!(shown["apps"]["api"].get("staging").is_none(), "record 2 set staging: {through_cache}");
     assert!(cache_dirs(&repo).iter().all(|dir| !dir.join("api.json").exists()), "a broken chain is never cached");
 }
+
+#[test]
+fn outside_a_git_repository_nothing_is_cached() {
+    let repo = promoted();
+    let away = repo.root.parent().unwrap().join("git-dir-away");
+    std::fs::rename(repo.root.join(".git"), &away).unwrap();
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(&repo.root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let plain = repo.ok(&["status"]);
+    assert_eq!(listing(), before, "nothing written beside the ledger");
+    std::fs::rename(&away, repo.root.join(".git")).unwrap();
+    assert!(cache_dirs(&repo).is_empty());
+    assert_eq!(repo.ok(&["status"]), plain);
+}
