@@ -15,10 +15,11 @@ use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile, APPS_DIR};
 use crate::policy::{Policy, Target, POLICY_DIR};
 use crate::project::targets::{self, managed_files, Managed};
-use crate::project::{drift, plan_targets, read_optional, versions_entry, AppState, VERSIONS_PATH};
+use crate::project::{drift, plan_targets, read_optional, versions_entry, VERSIONS_PATH};
 use crate::record::{Name, Record};
 use crate::rules::Policies;
 use crate::store::{changed_files, Change, CommitInfo, GitRepo, GitTree, Snapshot, StoreError};
+use crate::view::AppView;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -440,9 +441,9 @@ impl RecordCache {
     }
 
     /// What the ledger in `tree` projects for `app`.
-    fn state(&mut self, tree: &GitTree, app: &Name, policies: Policies) -> Result<AppState, StoreError> {
+    fn state(&mut self, tree: &GitTree, app: &Name, policies: Policies) -> Result<AppView, StoreError> {
         let chain = self.chain(tree, app)?;
-        Ok(AppState::of(app, AppHistory::of(chain.iter().map(|r| &**r), policies)))
+        Ok(AppView::of(app, &AppHistory::of(chain.iter().map(|r| &**r), policies), policies))
     }
 
     /// An app's chain in `tree`, in sequence order, parsing only blobs not seen before.

@@ -8,16 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::clock::Timestamp;
 use crate::ledger::RecordFile;
-use crate::project::AppState;
-
-impl AppState {
-    /// An app's fold, settled, as the projector takes it.
-    pub fn of(app: &Name, history: AppHistory) -> AppState {
-        AppState { app: app.clone(), history: history.settled() }
-    }
-}
 use crate::record::{Digest, EvidenceResult, ImageName, Kind, Name, Record, RecordId, Tag};
 use crate::rules::{effect_violations, missing_approvals, MissingApproval, Policies, Rule, Violation};
+use crate::view::AppView;
 
 /// One app's records in sequence order, as read from one tree, and the files
 /// in its directory that are not well-formed records.
@@ -32,17 +25,19 @@ impl Chain {
     /// Every record folded: promotions take effect when their thresholds are
     /// met, at the time of the record that met them.
     pub fn fold(&self, policies: Policies) -> AppHistory {
-        self.fold_until(policies, None)
+        AppHistory::of(&self.records, policies)
     }
 
-    /// The fold of the records up to `until` (inclusive), as of that moment.
-    pub fn fold_until(&self, policies: Policies, until: Option<Timestamp>) -> AppHistory {
-        AppHistory::of(self.records.iter().take_while(|f| until.is_none_or(|u| f.record.at <= u)), policies)
+    /// The records a fold as of `until` takes: from the first on, until one
+    /// is later than `until` (None: every record).
+    pub fn records_until(&self, until: Option<Timestamp>) -> &[RecordFile] {
+        let end = self.records.iter().take_while(|f| until.is_none_or(|u| f.record.at <= u)).count();
+        &self.records[..end]
     }
 
-    /// The fold under the app's name, as the projector takes it.
-    pub fn fold_for_projection(&self, policies: Policies) -> AppState {
-        AppState::of(&self.app, self.fold(policies))
+    /// The view of every record's fold, as status and the projector take it.
+    pub fn view(&self, policies: Policies) -> AppView {
+        AppView::of(&self.app, &self.fold(policies), policies)
     }
 
     /// The newest record, if any.
@@ -168,7 +163,7 @@ fn complete<'s>(record: &Record, signers: impl IntoIterator<Item = &'s Name> + C
 }
 
 /// What a successor needs to know about the record before it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainLink {
     pub seq: u64,
     pub id: RecordId,
@@ -177,7 +172,7 @@ pub struct ChainLink {
 }
 
 /// The image an environment runs and the record that set it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImageState {
     pub digest: Digest,
     pub tag: Option<Tag>,
@@ -276,16 +271,6 @@ impl AppHistory {
                     .unwrap_or_default(),
             })
             .collect()
-    }
-
-    /// What is left once the chain is folded to its end: the environments'
-    /// state, without what later approvals would look up. Verify and project
-    /// keep one per app until the projection is compared, so this keeps their
-    /// memory to the state alone.
-    fn settled(mut self) -> Self {
-        self.outcomes = HashMap::new();
-        self.waiting = BTreeMap::new();
-        self
     }
 
     /// The fold of `records`, in chain order.

@@ -13,6 +13,7 @@ use crate::ledger::{Ledger, RecordFile, RecordSeqs};
 use crate::record::{Image, Kind, Name};
 use crate::rules::Policies;
 use crate::store::StoreError;
+use crate::view::AppView;
 
 /// Every record of `chains`, oldest first; ties broken by app and seq.
 pub fn in_time_order(chains: &[Chain]) -> Vec<&RecordFile> {
@@ -273,9 +274,9 @@ impl<'p> Replayer<'p> {
         Replayer { policies, histories: BTreeMap::new() }
     }
 
-    /// Each app's fold of the records stepped through, in app order.
-    pub fn into_folds(self) -> Vec<(Name, AppHistory)> {
-        self.histories.into_iter().collect()
+    /// The view of each app's fold of the records stepped through, in app order.
+    pub fn into_views(self) -> Vec<AppView> {
+        self.histories.iter().map(|(app, history)| AppView::of(app, history, self.policies)).collect()
     }
 
     /// What `file`, the next record in time order, did: the promote or

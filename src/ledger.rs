@@ -155,6 +155,11 @@ impl RecordSeqs {
         }
     }
 
+    /// Whether the seqs are 1, 2, … n with none missing.
+    pub fn is_gapless(&self) -> bool {
+        self.runs.len() <= 1 && self.runs.front().is_none_or(|(first, _)| *first == 1)
+    }
+
     pub fn newest(&self) -> Option<u64> {
         self.runs.back().map(|(_, last)| *last)
     }
@@ -359,11 +364,19 @@ mod tests {
         }
         assert_eq!(seqs.runs, [(1, 3), (5, 5), (9, 10)]);
         assert_eq!(seqs.newest(), Some(10));
+        assert!(!seqs.is_gapless());
         let mut newest_first = seqs.clone();
         let down: Vec<u64> = std::iter::from_fn(|| newest_first.pop_newest()).collect();
         assert_eq!(down, [10, 9, 5, 3, 2, 1]);
         let up: Vec<u64> = std::iter::from_fn(|| seqs.pop_oldest()).collect();
         assert_eq!(up, [1, 2, 3, 5, 9, 10]);
         assert_eq!(seqs.newest(), None);
+        assert!(seqs.is_gapless());
+        let mut whole = RecordSeqs::default();
+        (1..=4).for_each(|seq| whole.push(seq));
+        assert!(whole.is_gapless());
+        let mut late = RecordSeqs::default();
+        (2..=4).for_each(|seq| late.push(seq));
+        assert!(!late.is_gapless());
     }
 }

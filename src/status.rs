@@ -4,14 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::chain::{AppHistory, Chain};
 use crate::clock::Timestamp;
+use crate::fold_cache::{app_view, FoldCache};
 use crate::ledger::Ledger;
-use crate::record::{EvidenceResult, Name};
 use crate::store::StoreError;
 use crate::verify::PendingNote;
+use crate::view::{AppView, EvidenceSeen};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
@@ -43,37 +44,34 @@ pub struct RunningImage {
     pub evidence: BTreeMap<String, EvidenceSeen>,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct EvidenceSeen {
-    pub result: EvidenceResult,
-    pub at: Timestamp,
-}
-
 /// The state of every app and environment at `at`: records up to `at`, less
-/// those still pending (they deploy nothing until approved). `held`: every
-/// chain, when the caller has read them already.
-pub fn status(ledger: &Ledger, held: Option<&[Chain]>, at: Timestamp) -> Result<Status, StoreError> {
-    let folded = ledger.map_chains(held, |chain| (chain.app.clone(), chain.fold_until(ledger.policies(), Some(at))))?;
-    Ok(of_folds(ledger, folded, at))
+/// those still pending (they deploy nothing until approved); each app's fold
+/// taken from `cache` where it holds it.
+pub fn status(ledger: &Ledger, cache: Option<&FoldCache>, at: Timestamp) -> Result<Status, StoreError> {
+    let views = ledger.apps().par_iter().map(|app| app_view(ledger, cache, app, Some(at))).collect::<Result<_, _>>()?;
+    Ok(of_views(ledger, views, at))
 }
 
-/// The status from each app's fold of its records up to `at`, in app order:
-/// for a command that folded them already.
-pub fn of_folds(ledger: &Ledger, folded: Vec<(Name, AppHistory)>, at: Timestamp) -> Status {
+/// The status from the view of each app's fold of its records up to `at`,
+/// in app order: for a command that folded them already.
+pub fn of_views(ledger: &Ledger, views: Vec<AppView>, at: Timestamp) -> Status {
     let environments = ledger.environments();
-    let pending = folded.iter().flat_map(|(_, h)| h.pending(ledger.policies())).map(|p| PendingNote::of(&p)).collect();
+    let pending = views.iter().flat_map(|view| view.pending.iter().cloned()).collect();
     let mut out = Status { at, environments, apps: BTreeMap::new(), pending };
-    for (app, history) in folded {
+    for view in views {
         let mut envs = BTreeMap::new();
-        for (env, env_history) in history.envs() {
-            let Some(newest) = env_history.newest() else { continue };
-            let images = env_history
-                .state()
-                .iter()
+        for (env, env_view) in view.envs {
+            let Some(newest) = env_view.newest else { continue };
+            let images = env_view
+                .state
+                .into_iter()
                 .map(|(name, state)| {
-                    let evidence = env_history
-                        .evidence_for(&state.digest)
-                        .map(|(kind, at, result)| (kind.to_string(), EvidenceSeen { result, at }))
+                    let evidence = env_view
+                        .evidence
+                        .get(&state.digest)
+                        .into_iter()
+                        .flatten()
+                        .map(|(kind, seen)| (kind.to_string(), *seen))
                         .collect();
                     let running = RunningImage {
                         digest: state.digest.to_string(),
@@ -90,7 +88,7 @@ pub fn of_folds(ledger: &Ledger, folded: Vec<(Name, AppHistory)>, at: Timestamp)
             );
         }
         if !envs.is_empty() {
-            out.apps.insert(app.to_string(), envs);
+            out.apps.insert(view.app.to_string(), envs);
         }
     }
     out

@@ -147,6 +147,12 @@ impl WorkTree {
             .map_err(|source| StoreError::Write { path: relative.to_string(), source })
     }
 
+    /// The git directory of the repository the tree is in (for a linked
+    /// worktree, its own); None outside a git repository.
+    pub fn git_dir(&self) -> Option<PathBuf> {
+        gix::discover(&self.root).ok().map(|repo| repo.git_dir().to_path_buf())
+    }
+
     /// Reads a file that may not exist yet.
     pub fn read_optional(&self, relative: &str, limit: u64) -> Result<Option<Vec<u8>>, StoreError> {
         match std::fs::symlink_metadata(self.path(relative)) {
@@ -167,9 +173,9 @@ pub struct WriteLock {
 
 impl WorkTree {
     pub fn lock(&self) -> Result<WriteLock, StoreError> {
-        let path = match gix::discover(&self.root) {
-            Ok(repo) => repo.git_dir().join("gitops-ledger.lock"),
-            Err(_) => self.root.join(".gitops-ledger.lock"),
+        let path = match self.git_dir() {
+            Some(git_dir) => git_dir.join("gitops-ledger.lock"),
+            None => self.root.join(".gitops-ledger.lock"),
         };
         let shown = path.display().to_string();
         let file = std::fs::OpenOptions::new()

@@ -10,13 +10,14 @@ use crate::chain::{AppHistory, Chain, PendingRecord};
 use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile, APPS_DIR, PROMOTIONS_DIR};
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES};
-use crate::project::{drift, plan, plan_targets, read_optional, targets, with_entries, AppState, VERSIONS_PATH};
+use crate::project::{drift, plan, plan_targets, read_optional, targets, with_entries, VERSIONS_PATH};
 use crate::record::{Name, RecordId};
 use crate::rules::{
     check_record, missing_root, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
 };
 use crate::sign::{PreparedSignature, SignatureProblem};
 use crate::store::{changed_files, Change, Snapshot, StoreError};
+use crate::view::AppView;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -98,7 +99,7 @@ impl std::fmt::Display for OverrideNote {
 
 /// A promote or rollback waiting for approvals: reported in every output,
 /// never a failure. It deploys nothing until its thresholds are met.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PendingNote {
     pub file: String,
     pub record: String,
@@ -158,11 +159,10 @@ impl Report {
 /// What checking one app found.
 struct AppVerdict {
     violations: Vec<Violation>,
-    pending: Vec<PendingNote>,
     records: usize,
     signatures: usize,
-    /// The app folded for projection (rule 7).
-    state: AppState,
+    /// The app folded for projection (rule 7), with its pending records.
+    state: AppView,
     overrides: Vec<OverrideNote>,
 }
 
@@ -193,10 +193,9 @@ fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict 
     }
     AppVerdict {
         violations,
-        pending: history.pending(policies).iter().map(PendingNote::of).collect(),
         records: records.len(),
         signatures: records.iter().map(|r| r.record.signatures.len()).sum(),
-        state: AppState::of(&chain.app, history),
+        state: AppView::of(&chain.app, &history, policies),
         overrides: override_notes(&records),
     }
 }
@@ -221,7 +220,7 @@ fn report(ledger: &Ledger, options: &VerifyOptions, now: Timestamp, per_app: Vec
     for app in per_app {
         violations.extend(app.violations);
         overrides.extend(app.overrides);
-        pending.extend(app.pending);
+        pending.extend(app.state.pending.iter().cloned());
         counts.records += app.records;
         counts.signatures += app.signatures;
         states.push(app.state);
@@ -384,10 +383,11 @@ pub fn verify_change(
                 violations.extend(findings);
             }
         }
-        pending.extend(history.pending(policy_set).iter().map(PendingNote::of));
+        let state = AppView::of(app, &history, policy_set);
+        pending.extend(state.pending.iter().cloned());
         let records: Vec<&RecordFile> = chain.records.iter().collect();
         overrides.extend(override_notes(&records).into_iter().filter(|note| app_changes.contains_key(&note.file)));
-        touched_states.push(AppState::of(app, history));
+        touched_states.push(state);
     }
     if head.newest_policy().is_some() {
         violations.extend(change_projection_drift(base, head, &touched_states)?);
@@ -412,11 +412,12 @@ pub fn verify_change(
 /// versions.json must equal their projection; every other app's must be
 /// as in the base (which was consistent), so an overlay edited in a pull
 /// request without a record is caught without folding the whole ledger.
-fn change_projection_drift(base: &Ledger, head: &Ledger, touched: &[AppState]) -> Result<Vec<Violation>, StoreError> {
+fn change_projection_drift(base: &Ledger, head: &Ledger, touched: &[AppView]) -> Result<Vec<Violation>, StoreError> {
     let Some(policy) = head.newest_policy().map(|p| &p.policy) else { return Ok(Vec::new()) };
     if base.newest_policy().map(|p| p.policy.targets()) != Some(policy.targets()) {
         // The targets themselves changed: check everything.
-        let states = crate::project::fold_all(head, None)?;
+        // Verify folds every record itself: never through the fold cache.
+        let states = crate::project::fold_all(head, None, None)?;
         return Ok(drift_of(plan(head.snapshot(), policy, &states)));
     }
     let (base_tree, head_tree) = (base.snapshot(), head.snapshot());
@@ -459,7 +460,7 @@ fn change_projection_drift(base: &Ledger, head: &Ledger, touched: &[AppState]) -
         })
         .collect();
     for app in moved {
-        let state = head.chain(&app)?.fold_for_projection(head.policies());
+        let state = head.chain(&app)?.view(head.policies());
         for (path, writes) in targets::writes(policy, std::slice::from_ref(&state)) {
             if !changed(&path) {
                 continue;

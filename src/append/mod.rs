@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::chain::{AppHistory, Chain, Outcome};
 use crate::clock::Timestamp;
+use crate::fold_cache::FoldCache;
 use crate::ledger::{Ledger, RecordFile};
 use crate::policy::{policy_path, Policy, PolicyError, PolicyFile};
 use crate::project::ProjectedFile;
@@ -91,10 +92,15 @@ fn no_policy() -> AppendError {
 }
 
 /// What projecting the whole ledger writes, refusing (as appends do) under a
-/// policy chain that does not verify.
-pub fn projection(ledger: &Ledger, now: Timestamp) -> Result<Vec<ProjectedFile>, AppendError> {
+/// policy chain that does not verify; each app's fold taken from `cache`
+/// where it holds it.
+pub fn projection(
+    ledger: &Ledger,
+    now: Timestamp,
+    cache: Option<&FoldCache>,
+) -> Result<Vec<ProjectedFile>, AppendError> {
     signed_policies(ledger, now)?.last().ok_or_else(no_policy)?;
-    Ok(crate::project::plan_ledger(ledger, None)?)
+    Ok(crate::project::plan_ledger(ledger, None, cache)?)
 }
 
 /// Every policy version, which a commit of anything cited under them needs.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::chain::Chain;
 use crate::clock::{Clock, Timestamp};
+use crate::fold_cache::FoldCache;
 use crate::ledger::Ledger;
 use crate::project::ProjectedFile;
 use crate::remote::{Pushed, Remote};
@@ -221,7 +222,8 @@ impl<'t> Transaction<'t> {
     /// Writes the projection of the whole ledger (`project`), no ledger
     /// file; returns every projected file, changed or not.
     pub fn project_all(mut self, now: Timestamp) -> Result<Vec<ProjectedFile>, AppendError> {
-        let files = super::projection(&self.ledger, now)?;
+        let cache = FoldCache::open(self.tree, self.ledger.policies());
+        let files = super::projection(&self.ledger, now, cache.as_ref())?;
         match self.write_projection(&files) {
             Ok(_) => Ok(files),
             Err(err) => Err(self.undo(err)),

@@ -6,6 +6,7 @@ use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CliError, CommandError, ExitKind};
 use crate::append::{projection, Transaction};
+use crate::fold_cache::FoldCache;
 use crate::ledger::Ledger;
 
 const EXIT_CODES: ExitCodes = &[
@@ -41,7 +42,9 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         }
         return Ok(ExitKind::Holds);
     }
-    let files = projection(&Ledger::load(&context.tree)?, now)?;
+    let ledger = Ledger::load(&context.tree)?;
+    let cache = FoldCache::open(&context.tree, ledger.policies());
+    let files = projection(&ledger, now, cache.as_ref())?;
     let changed: Vec<_> = files.iter().filter(|f| f.changes()).collect();
     for file in &changed {
         let before = String::from_utf8_lossy(file.current.as_deref().unwrap_or_default()).into_owned();

@@ -120,7 +120,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     }
     // Every record up to `until` went through the replayer, app by app in
     // chain order, so its folds are the status at `until`: no second read.
-    let state = crate::status::of_folds(&ledger, replayer.into_folds(), until);
+    let state = crate::status::of_views(&ledger, replayer.into_views(), until);
     match events {
         Some(array) => {
             array.finish(&mut context.out)?;

@@ -6,6 +6,7 @@ use super::exit_codes::{self, ExitCodes};
 use super::util::{parse_at, print_status, say, Context};
 use super::{CommandError, ExitKind, OutputFormat};
 use crate::clock::Timestamp;
+use crate::fold_cache::FoldCache;
 use crate::ledger::Ledger;
 
 const EXIT_CODES: ExitCodes =
@@ -26,7 +27,8 @@ pub struct Args {
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let at = args.at.unwrap_or(context.clock.now());
     let ledger = Ledger::load(&context.tree)?;
-    let status = crate::status::status(&ledger, None, at)?;
+    let cache = FoldCache::open(&context.tree, ledger.policies());
+    let status = crate::status::status(&ledger, cache.as_ref(), at)?;
     match args.format {
         OutputFormat::Json => {
             let text = serde_json::to_string_pretty(&status)?;

@@ -15,12 +15,14 @@ use std::collections::BTreeSet;
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use crate::chain::{AppHistory, Chain};
+use crate::chain::Chain;
+use crate::fold_cache::{app_view, FoldCache};
 use crate::ledger::Ledger;
 use crate::policy::Policy;
 use crate::record::Name;
 use crate::rules::{Rule, Violation};
 use crate::store::{EntryKind, Snapshot, StoreError};
+use crate::view::AppView;
 use targets::Write;
 
 pub const VERSIONS_PATH: &str = "versions.json";
@@ -57,26 +59,23 @@ impl ProjectError {
     }
 }
 
-/// The state an app's records fold to, as projected.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub app: Name,
-    pub history: AppHistory,
-}
-
-/// Every app of the ledger, folded for projection; `changed`, a chain a
-/// write is making (perhaps of an app the ledger did not have yet), in place
-/// of what the tree holds for that app.
-pub fn fold_all(ledger: &Ledger, changed: Option<&Chain>) -> Result<Vec<AppState>, StoreError> {
-    let policies = ledger.policies();
-    let mut states: Vec<AppState> = ledger
+/// Every app of the ledger, folded for projection (through `cache` where
+/// it holds an app's fold); `changed`, a chain a write is making (perhaps of
+/// an app the ledger did not have yet), in place of what the tree holds for
+/// that app.
+pub fn fold_all(
+    ledger: &Ledger,
+    changed: Option<&Chain>,
+    cache: Option<&FoldCache>,
+) -> Result<Vec<AppView>, StoreError> {
+    let mut states: Vec<AppView> = ledger
         .apps()
         .par_iter()
         .filter(|app| changed.is_none_or(|c| &c.app != *app))
-        .map(|app| Ok(ledger.chain(app)?.fold_for_projection(policies)))
+        .map(|app| app_view(ledger, cache, app, None))
         .collect::<Result<_, StoreError>>()?;
     if let Some(chain) = changed {
-        states.push(chain.fold_for_projection(policies));
+        states.push(chain.view(ledger.policies()));
         states.sort_by(|a, b| a.app.cmp(&b.app));
     }
     Ok(states)
@@ -108,12 +107,12 @@ impl ProjectedFile {
 
 /// An app's entry in `versions.json`: per environment, the newest record
 /// that took effect and the whole image state; None when nothing runs yet.
-pub fn versions_entry(state: &AppState) -> Option<Value> {
+pub fn versions_entry(state: &AppView) -> Option<Value> {
     let mut envs = serde_json::Map::new();
-    for (env, history) in state.history.envs() {
-        let Some(newest) = history.newest() else { continue };
+    for (env, view) in &state.envs {
+        let Some(newest) = &view.newest else { continue };
         let images: serde_json::Map<String, Value> =
-            history.state().iter().map(|(name, s)| (name.to_string(), json!(s.digest.as_str()))).collect();
+            view.state.iter().map(|(name, s)| (name.to_string(), json!(s.digest.as_str()))).collect();
         envs.insert(
             env.to_string(),
             json!({"seq": newest.seq, "id": newest.id.as_str(), "at": newest.at.to_string(), "images": images}),
@@ -123,7 +122,7 @@ pub fn versions_entry(state: &AppState) -> Option<Value> {
 }
 
 /// `versions.json`: keys sorted, 2-space indent, trailing newline.
-pub fn versions_json(states: &[AppState]) -> Vec<u8> {
+pub fn versions_json(states: &[AppView]) -> Vec<u8> {
     let empty = json!({"schema": VERSIONS_SCHEMA, "apps": {}});
     crate::record::pretty_json(&with_entries(empty, states))
 }
@@ -131,7 +130,7 @@ pub fn versions_json(states: &[AppState]) -> Vec<u8> {
 /// `versions` (a parsed versions.json) with the entries of `states` put in
 /// place, each replacing that app's entry or removing it when the app runs
 /// nothing. serde_json's map is ordered by key, so the result is sorted.
-pub fn with_entries(mut versions: Value, states: &[AppState]) -> Value {
+pub fn with_entries(mut versions: Value, states: &[AppView]) -> Value {
     if let Some(apps) = versions.get_mut("apps").and_then(Value::as_object_mut) {
         for state in states {
             match versions_entry(state) {
@@ -145,7 +144,7 @@ pub fn with_entries(mut versions: Value, states: &[AppState]) -> Value {
 
 /// What every projected file should hold, read against `snapshot`; a file
 /// that cannot be projected is an error in its place.
-pub fn plan(snapshot: &dyn Snapshot, policy: &Policy, states: &[AppState]) -> Vec<Result<ProjectedFile, ProjectError>> {
+pub fn plan(snapshot: &dyn Snapshot, policy: &Policy, states: &[AppView]) -> Vec<Result<ProjectedFile, ProjectError>> {
     let versions = read_optional(snapshot, VERSIONS_PATH).map(|current| ProjectedFile {
         path: VERSIONS_PATH.into(),
         current,
@@ -158,10 +157,14 @@ pub fn plan(snapshot: &dyn Snapshot, policy: &Policy, states: &[AppState]) -> Ve
 }
 
 /// What projecting the whole ledger writes, under its newest policy, with
-/// `changed` as in [`fold_all`].
-pub fn plan_ledger(ledger: &Ledger, changed: Option<&Chain>) -> Result<Vec<ProjectedFile>, ProjectError> {
+/// `changed` and `cache` as in [`fold_all`].
+pub fn plan_ledger(
+    ledger: &Ledger,
+    changed: Option<&Chain>,
+    cache: Option<&FoldCache>,
+) -> Result<Vec<ProjectedFile>, ProjectError> {
     let Some(newest) = ledger.newest_policy() else { return Ok(Vec::new()) };
-    let states = fold_all(ledger, changed)?;
+    let states = fold_all(ledger, changed, cache)?;
     plan(ledger.snapshot(), &newest.policy, &states).into_iter().collect()
 }
 
@@ -177,9 +180,9 @@ pub fn plan_app(ledger: &Ledger, chain: &Chain) -> Result<Vec<ProjectedFile>, Pr
     let current = read_optional(ledger.snapshot(), VERSIONS_PATH)?;
     let parsed = current.as_deref().and_then(|b| serde_json::from_slice::<Value>(b).ok());
     let Some(versions) = parsed.filter(|v| v.get("apps").is_some_and(Value::is_object)) else {
-        return plan_ledger(ledger, Some(chain));
+        return plan_ledger(ledger, Some(chain), None);
     };
-    let state = chain.fold_for_projection(ledger.policies());
+    let state = chain.view(ledger.policies());
     let mut files = vec![ProjectedFile {
         path: VERSIONS_PATH.into(),
         current,
@@ -190,7 +193,7 @@ pub fn plan_app(ledger: &Ledger, chain: &Chain) -> Result<Vec<ProjectedFile>, Pr
     let sharing = sharing_apps(ledger, &newest.policy, &state);
     let mut states = sharing
         .par_iter()
-        .map(|app| Ok(ledger.chain(app)?.fold_for_projection(ledger.policies())))
+        .map(|app| Ok(ledger.chain(app)?.view(ledger.policies())))
         .collect::<Result<Vec<_>, StoreError>>()?;
     states.push(state);
     for file in plan_targets(ledger.snapshot(), &newest.policy, &states, |path| own.contains(path)) {
@@ -200,8 +203,8 @@ pub fn plan_app(ledger: &Ledger, chain: &Chain) -> Result<Vec<ProjectedFile>, Pr
 }
 
 /// The other apps that a shared target serves alongside `state`'s app.
-fn sharing_apps(ledger: &Ledger, policy: &Policy, state: &AppState) -> Vec<Name> {
-    let envs: Vec<&Name> = state.history.envs().map(|(env, _)| env).collect();
+fn sharing_apps(ledger: &Ledger, policy: &Policy, state: &AppView) -> Vec<Name> {
+    let envs: Vec<&Name> = state.envs.keys().collect();
     let shared: Vec<_> = policy
         .targets()
         .iter()
@@ -223,7 +226,7 @@ fn sharing_apps(ledger: &Ledger, policy: &Policy, state: &AppState) -> Vec<Name>
 pub fn plan_targets(
     snapshot: &dyn Snapshot,
     policy: &Policy,
-    states: &[AppState],
+    states: &[AppView],
     keep: impl Fn(&str) -> bool,
 ) -> Vec<Result<ProjectedFile, ProjectError>> {
     targets::writes(policy, states)

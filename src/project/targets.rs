@@ -8,10 +8,10 @@ use std::fmt;
 
 use super::overlay::{self, FoundImage, WantedImage};
 use super::values::{self, KeyPath};
-use super::{image_field, AppState, ProjectError};
-use crate::chain::EnvHistory;
+use super::{image_field, ProjectError};
 use crate::policy::{Policy, Target, TargetKind};
 use crate::record::Name;
+use crate::view::{AppView, EnvView};
 
 /// What one target writes into one file for one app in one environment.
 #[derive(Clone, Debug)]
@@ -51,9 +51,9 @@ impl fmt::Display for Entry {
 }
 
 impl Write {
-    fn new(target: &Target, app: &Name, env: &Name, history: &EnvHistory) -> Result<Write, String> {
-        let images: BTreeMap<String, WantedImage> = history
-            .state()
+    fn new(target: &Target, app: &Name, env: &Name, view: &EnvView) -> Result<Write, String> {
+        let images: BTreeMap<String, WantedImage> = view
+            .state
             .iter()
             .filter(|(name, _)| target.serves_image(name.as_str()))
             .map(|(name, s)| {
@@ -64,7 +64,7 @@ impl Write {
             })
             .collect();
         let values = match (target.kind(), &target.set) {
-            (TargetKind::Yaml, Some(set)) => Values::Keys(yaml_values(target, set, app, env, history, &images)?),
+            (TargetKind::Yaml, Some(set)) => Values::Keys(yaml_values(target, set, app, env, view, &images)?),
             _ => Values::Images(images),
         };
         Ok(Write { template: target.path.clone(), kind: target.kind(), app: app.clone(), env: env.clone(), values })
@@ -97,7 +97,7 @@ fn yaml_values(
     set: &BTreeMap<String, String>,
     app: &Name,
     env: &Name,
-    history: &EnvHistory,
+    view: &EnvView,
     images: &BTreeMap<String, WantedImage>,
 ) -> Result<Vec<(KeyPath, String)>, String> {
     let runs = || images.keys().cloned().collect::<Vec<_>>().join(", ");
@@ -129,7 +129,7 @@ fn yaml_values(
     for (key, template) in set {
         let path = KeyPath::parse(key).map_err(|e| format!("set key {key:?}: {e}"))?;
         if template.contains("{tag}") && want.tag.is_none() {
-            let seq = history.state().iter().find(|(n, _)| n.as_str() == name).map_or(0, |(_, s)| s.seq);
+            let seq = view.state.iter().find(|(n, _)| n.as_str() == name).map_or(0, |(_, s)| s.seq);
             return Err(format!(
                 "sets {key} from {{tag}}, but {app}@{seq}, which sets {name} in {env}, has no tag; \
                  promote it with a tag, or drop {{tag}} from the template"
@@ -164,12 +164,12 @@ pub struct Managed {
 /// the one place that decides: the projection (verify rule 7, `project`,
 /// every append) writes only into these files, and `audit` looks for
 /// unbacked changes only in them, so the two cannot disagree on adoption.
-pub fn managed_files(policy: &Policy, state: &AppState) -> Vec<Managed> {
-    if state.history.last().is_none() {
+pub fn managed_files(policy: &Policy, state: &AppView) -> Vec<Managed> {
+    if !state.has_records {
         return Vec::new();
     }
     let mut envs: BTreeSet<&Name> = policy.environments.iter().map(|e| &e.name).collect();
-    envs.extend(state.history.envs().map(|(env, _)| env));
+    envs.extend(state.envs.keys());
     let targets = policy.targets();
     let mut out = Vec::new();
     for env in envs {
@@ -187,13 +187,13 @@ pub fn managed_files(policy: &Policy, state: &AppState) -> Vec<Managed> {
 
 /// Every write of `states` under `policy`, by file; a write that cannot be
 /// made is an error in its file's place.
-pub fn writes(policy: &Policy, states: &[AppState]) -> BTreeMap<String, Vec<Result<Write, ProjectError>>> {
+pub fn writes(policy: &Policy, states: &[AppView]) -> BTreeMap<String, Vec<Result<Write, ProjectError>>> {
     let mut by_path: BTreeMap<String, Vec<Result<Write, ProjectError>>> = BTreeMap::new();
     for state in states {
         for file in managed_files(policy, state) {
             // A managed file of an environment the app runs nothing in yet keeps what it has.
-            let Some(history) = state.history.env(&file.env).filter(|h| !h.state().is_empty()) else { continue };
-            let write = match Write::new(&file.target, &state.app, &file.env, history) {
+            let Some(view) = state.env(&file.env).filter(|v| !v.state.is_empty()) else { continue };
+            let write = match Write::new(&file.target, &state.app, &file.env, view) {
                 Ok(write) if write.is_empty() => continue,
                 Ok(write) => Ok(write),
                 Err(problem) => Err(ProjectError::Target { path: file.path.clone(), problem }),
@@ -419,7 +419,7 @@ mod tests {
 
     /// `app` folded from `records` records of dev (unsigned, so pending: a
     /// record the app has, whatever became of it).
-    fn state(app: &str, records: u64) -> AppState {
+    fn state(app: &str, records: u64) -> AppView {
         let files: Vec<RecordFile> = (1..=records)
             .map(|seq| {
                 let record = Record {
@@ -446,7 +446,7 @@ mod tests {
                 RecordFile::new(record_path(&record.app, seq), record).unwrap()
             })
             .collect();
-        AppState::of(&name(app), AppHistory::of(&files, Policies(&[])))
+        AppView::of(&name(app), &AppHistory::of(&files, Policies(&[])), Policies(&[]))
     }
 
     #[test]
@@ -456,7 +456,7 @@ mod tests {
             { "path": "env/{env}/workloads.yaml", "kind": "image-field", "envs": ["production"] },
             { "path": "charts/{app}/values-{env}.yaml", "kind": "yaml", "apps": ["web"], "set": { "image.tag": "{tag}" } },
         ]));
-        let paths = |state: &AppState| -> Vec<String> {
+        let paths = |state: &AppView| -> Vec<String> {
             managed_files(&policy, state).into_iter().map(|f| format!("{} {} {}", f.app, f.env, f.path)).collect()
         };
         assert_eq!(

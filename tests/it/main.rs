@@ -12,6 +12,7 @@ mod cli_reference;
 mod closed_pipe;
 mod conformance;
 mod exit_codes;
+mod fold_cache;
 mod gates;
 mod hardening;
 mod history;
