@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::chain::{AppHistory, Chain, Effect, Fate};
 use crate::clock::Timestamp;
-use crate::ledger::{Ledger, RecordFile};
+use crate::ledger::{Ledger, ListedRecord, RecordFile};
 use crate::record::{Image, Kind, Name};
 use crate::rules::Policies;
 use crate::store::StoreError;
@@ -53,7 +53,7 @@ pub struct Merged<'l, 's> {
 struct Cursor {
     app: Name,
     /// The files still to read, the next one last.
-    files: Vec<(String, u64)>,
+    files: Vec<ListedRecord>,
     /// The newest seq listed: the fold behind [`Merged::fate`] stops there,
     /// so it judges the chain the listing saw.
     tip: u64,
@@ -71,7 +71,7 @@ struct Cursor {
 const MAX_READ_AHEAD: usize = 32;
 
 impl Cursor {
-    fn new(app: Name, files: Vec<(String, u64)>, tip: u64) -> Self {
+    fn new(app: Name, files: Vec<ListedRecord>, tip: u64) -> Self {
         Cursor { app, files, tip, fates: None, ahead: VecDeque::new(), batch: 1 }
     }
 
@@ -80,11 +80,8 @@ impl Cursor {
             let take = self.batch.min(self.files.len());
             let batch = self.files.split_off(self.files.len() - take);
             // A file that is not a well-formed record is verify's to report, not history.
-            let read: Vec<Option<RecordFile>> = batch
-                .par_iter()
-                .rev()
-                .map(|(path, seq)| ledger.read_record(&self.app, path, *seq))
-                .collect::<Result<_, _>>()?;
+            let read: Vec<Option<RecordFile>> =
+                batch.par_iter().rev().map(|listed| ledger.read_record(&self.app, listed)).collect::<Result<_, _>>()?;
             self.ahead.extend(read.into_iter().flatten());
             self.batch = (self.batch * 2).min(MAX_READ_AHEAD);
         }
@@ -141,7 +138,7 @@ impl<'l, 's> Merged<'l, 's> {
             .into_par_iter()
             .map(|app| {
                 let mut files = ledger.record_files(&app)?;
-                let tip = files.last().map_or(0, |(_, seq)| *seq);
+                let tip = files.last().map_or(0, |listed| listed.seq);
                 if order == Order::OldestFirst {
                     files.reverse();
                 }

@@ -96,17 +96,17 @@ impl<'s> Ledger<'s> {
         load_app(self.snapshot, app)
     }
 
-    /// One app's record files in sequence order, (path, seq), listed but not
-    /// read: for the commands that read a chain one record at a time.
-    /// Entries that are not records are left out; [`Ledger::chain`] reports them.
-    pub fn record_files(&self, app: &Name) -> Result<Vec<(String, u64)>, StoreError> {
+    /// One app's record files in sequence order, listed but not read: for
+    /// the commands that read a chain one record at a time. Entries that are
+    /// not records are left out; [`Ledger::chain`] reports them.
+    pub fn record_files(&self, app: &Name) -> Result<Vec<ListedRecord>, StoreError> {
         Ok(list_app(self.snapshot, app)?.value)
     }
 
-    /// One record file of `app`, read now; None when it is not a well-formed
-    /// record of that app and seq, a problem [`Ledger::chain`] reports.
-    pub fn read_record(&self, app: &Name, path: &str, seq: u64) -> Result<Option<RecordFile>, StoreError> {
-        Ok(read_record(self.snapshot, app, path.to_string(), seq)?.ok())
+    /// One listed record file of `app`, read now; None when it is not a
+    /// well-formed record of that app and seq, a problem [`Ledger::chain`] reports.
+    pub fn read_record(&self, app: &Name, listed: &ListedRecord) -> Result<Option<RecordFile>, StoreError> {
+        Ok(read_record(self.snapshot, app, listed.clone())?.ok())
     }
 
     /// Every app's chain (or only `app`'s), read in parallel: for the
@@ -151,6 +151,16 @@ impl RecordFile {
         let message = record_message(&record)?;
         Ok(RecordFile { path, record, id, message })
     }
+}
+
+/// A record file as an app's directory lists it, not read yet.
+#[derive(Clone, Debug)]
+pub struct ListedRecord {
+    pub path: String,
+    /// The sequence number its name gives.
+    pub seq: u64,
+    /// Its blob, where the listing comes from a git tree.
+    id: Option<gix::ObjectId>,
 }
 
 /// Files and problems found while reading.
@@ -204,15 +214,15 @@ fn strip_path(message: &str, path: &str) -> String {
         .unwrap_or_else(|| message.to_string())
 }
 
-/// One app's record files in sequence order, (path, seq), listed without
-/// reading them, and the entries of its directory that are not records.
-fn list_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<(String, u64)>>, StoreError> {
+/// One app's record files in sequence order, listed without reading them,
+/// and the entries of its directory that are not records.
+fn list_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<ListedRecord>>, StoreError> {
     let dir = format!("{APPS_DIR}/{app}");
-    let mut loaded: Loaded<Vec<(String, u64)>> = Loaded::default();
+    let mut loaded: Loaded<Vec<ListedRecord>> = Loaded::default();
     for entry in snapshot.list(&dir)? {
         let path = format!("{dir}/{}", entry.name);
         match (entry.kind, sequence_file_number(&entry.name)) {
-            (EntryKind::File, Some(seq)) => loaded.value.push((path, seq)),
+            (EntryKind::File, Some(seq)) => loaded.value.push(ListedRecord { path, seq, id: entry.id }),
             _ if entry.name.starts_with(".gitops-ledger-") && entry.name.ends_with(".tmp") => {
                 // A write in progress (or killed mid-write): never part of the ledger.
             }
@@ -230,7 +240,7 @@ fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Chain, StoreError> {
     // In chain order on one thread: callers parallelize across apps, and a
     // git pack reads fastest when one app's similar records come in sequence.
     let parsed: Vec<Result<RecordFile, Violation>> =
-        paths.into_iter().map(|(path, seq)| read_record(snapshot, app, path, seq)).collect::<Result<_, _>>()?;
+        paths.into_iter().map(|listed| read_record(snapshot, app, listed)).collect::<Result<_, _>>()?;
     let mut records = Vec::with_capacity(parsed.len());
     for result in parsed {
         match result {
@@ -244,10 +254,9 @@ fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Chain, StoreError> {
 fn read_record(
     snapshot: &dyn Snapshot,
     app: &Name,
-    path: String,
-    seq: u64,
+    ListedRecord { path, seq, id }: ListedRecord,
 ) -> Result<Result<RecordFile, Violation>, StoreError> {
-    let bytes = match snapshot.read(&path, MAX_RECORD_BYTES as u64) {
+    let bytes = match snapshot.read_listed(&path, id, MAX_RECORD_BYTES as u64) {
         Ok(bytes) => bytes,
         Err(err @ (StoreError::NotRegular { .. } | StoreError::TooLarge { .. })) => {
             return Ok(Err(schema_problem(&path, strip_path(&err.to_string(), &path))))
