@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use crate::canonical::{record_id, record_message};
+use crate::canonical::message_and_id;
 use crate::chain::Chain;
 use crate::clock::Timestamp;
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES, POLICY_DIR};
@@ -147,8 +147,7 @@ pub struct RecordFile {
 
 impl RecordFile {
     pub fn new(path: String, record: Record) -> Result<Self, crate::canonical::CanonicalError> {
-        let id = record_id(&record)?;
-        let message = record_message(&record)?;
+        let (message, id) = message_and_id(&record)?;
         Ok(RecordFile { path, record, id, message })
     }
 }
