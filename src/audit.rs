@@ -226,7 +226,7 @@ fn check_ledger_files(findings: &mut Findings, diff: &Diff, options: &AuditOptio
         }
         match change {
             Change::Added if is_record => {
-                if let Some(record) = read_record(diff.head, path) {
+                if let Some(record) = read_record(diff.head, path, None) {
                     check_landing(findings, path, &record, options);
                 }
             }
@@ -286,7 +286,7 @@ fn check_landing(findings: &mut Findings, path: &str, record: &Record, options: 
 
 /// Whether the commit only added signatures to the record at `path`.
 fn is_approval(diff: &Diff, path: &str) -> bool {
-    match (read_record(diff.parent, path), read_record(diff.head, path)) {
+    match (read_record(diff.parent, path, None), read_record(diff.head, path, None)) {
         (Some(before), Some(after)) => only_adds_signatures(&before, &after),
         _ => false,
     }
@@ -458,7 +458,7 @@ impl RecordCache {
                 continue;
             }
             let path = format!("{dir}/{}", entry.name);
-            let Some(record) = read_record(tree, &path) else { continue };
+            let Some(record) = read_record(tree, &path, Some(id)) else { continue };
             let Ok(file) = RecordFile::new(path, record) else { continue };
             let file = std::rc::Rc::new(file);
             self.by_blob.insert(id, file.clone());
@@ -469,8 +469,9 @@ impl RecordCache {
     }
 }
 
-fn read_record(tree: &GitTree, path: &str) -> Option<Record> {
-    let bytes = tree.read(path, crate::record::MAX_RECORD_BYTES as u64).ok()?;
+/// The record at `path`, read by its blob `id` when a listing gave it.
+fn read_record(tree: &GitTree, path: &str, id: Option<gix::ObjectId>) -> Option<Record> {
+    let bytes = tree.read_listed(path, id, crate::record::MAX_RECORD_BYTES as u64).ok()?;
     Record::from_json(path, &bytes).ok()
 }
 

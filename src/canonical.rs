@@ -132,6 +132,28 @@ pub fn record_id(record: &Record) -> Result<RecordId, CanonicalError> {
     Ok(sha256_id(&canonical_record(record, true)?))
 }
 
+/// [`record_message`] and [`record_id`] from one serialization, for every
+/// record read: `signatures` is the last member in JCS order, so the whole
+/// record's form is the message with that member added before its closing
+/// brace, and the id hashes the message and the signatures in turn.
+pub fn message_and_id(record: &Record) -> Result<(Vec<u8>, RecordId), CanonicalError> {
+    let message = record_message(record)?;
+    // The message is an object with members (`app` at least), so `body`
+    // ends with one and a comma goes before `signatures`.
+    let Some((b'}', body)) = message.split_last() else {
+        let id = record_id(record)?;
+        return Ok((message, id));
+    };
+    let signatures: Vec<CanonicalSignature> =
+        record.signatures.iter().map(|Signature { signer, sig }| CanonicalSignature { sig, signer }).collect();
+    let mut hasher = Sha256::new();
+    hasher.update(body);
+    hasher.update(b",\"signatures\":");
+    hasher.update(serde_json::to_vec(&signatures)?);
+    hasher.update(b"}");
+    Ok((message, RecordId::from_sha256(&hasher.finalize())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +194,10 @@ mod tests {
             let record = Record::from_json("t.json", value.to_string().as_bytes()).unwrap();
             assert_eq!(record_id(&record).unwrap(), sha256_id(&jcs(&value).unwrap()), "{value}");
             assert_eq!(
+                message_and_id(&record).unwrap(),
+                (record_message(&record).unwrap(), record_id(&record).unwrap())
+            );
+            assert_eq!(
                 serde_json::from_slice::<serde_json::Value>(&record.to_pretty_json()).unwrap(),
                 value,
                 "round trip"
@@ -192,6 +218,10 @@ mod tests {
                     unsigned.as_object_mut().unwrap().remove("signatures");
                     assert_eq!(record_message(&record).unwrap(), jcs(&unsigned).unwrap());
                     assert_eq!(record_id(&record).unwrap(), sha256_id(&jcs(&value).unwrap()));
+                    assert_eq!(
+                        message_and_id(&record).unwrap(),
+                        (record_message(&record).unwrap(), record_id(&record).unwrap())
+                    );
                 }
             }
         }

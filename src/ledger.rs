@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use crate::canonical::{record_id, record_message};
+use crate::canonical::message_and_id;
 use crate::chain::Chain;
 use crate::clock::Timestamp;
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES, POLICY_DIR};
@@ -101,8 +101,8 @@ impl<'s> Ledger<'s> {
     /// records are left out; [`Ledger::chain`] reports them.
     pub fn record_seqs(&self, app: &Name) -> Result<RecordSeqs, StoreError> {
         let mut seqs = RecordSeqs::default();
-        for seq in list_app(self.snapshot, app)?.value {
-            seqs.push(seq);
+        for listed in list_app(self.snapshot, app)?.value {
+            seqs.push(listed.seq);
         }
         Ok(seqs)
     }
@@ -110,7 +110,7 @@ impl<'s> Ledger<'s> {
     /// One record file of `app`, read now; None when it is not a well-formed
     /// record of that app and seq, a problem [`Ledger::chain`] reports.
     pub fn read_record(&self, app: &Name, seq: u64) -> Result<Option<RecordFile>, StoreError> {
-        Ok(read_record(self.snapshot, app, record_path(app, seq), seq)?.ok())
+        Ok(read_record(self.snapshot, app, ListedRecord { seq, id: None })?.ok())
     }
 
     /// Every app's chain (or only `app`'s), read in parallel: for the
@@ -203,10 +203,19 @@ pub struct RecordFile {
 
 impl RecordFile {
     pub fn new(path: String, record: Record) -> Result<Self, crate::canonical::CanonicalError> {
-        let id = record_id(&record)?;
-        let message = record_message(&record)?;
+        let (message, id) = message_and_id(&record)?;
         Ok(RecordFile { path, record, id, message })
     }
+}
+
+/// A record file as an app's directory lists it, not read yet: its path is
+/// [`record_path`] of its seq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ListedRecord {
+    /// The sequence number its name gives.
+    seq: u64,
+    /// Its blob, where the listing comes from a git tree.
+    id: Option<gix::ObjectId>,
 }
 
 /// Files and problems found while reading.
@@ -263,11 +272,11 @@ fn strip_path(message: &str, path: &str) -> String {
 /// The seqs of one app's record files in sequence order (each file is
 /// [`record_path`]), listed without reading them, and the entries of its
 /// directory that are not records.
-fn list_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<u64>>, StoreError> {
+fn list_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<ListedRecord>>, StoreError> {
     let dir = format!("{APPS_DIR}/{app}");
-    let mut loaded: Loaded<Vec<u64>> = Loaded::default();
-    snapshot.visit(&dir, &mut |name, kind| match (kind, sequence_file_number(name)) {
-        (EntryKind::File, Some(seq)) => loaded.value.push(seq),
+    let mut loaded: Loaded<Vec<ListedRecord>> = Loaded::default();
+    snapshot.visit(&dir, &mut |name, kind, id| match (kind, sequence_file_number(name)) {
+        (EntryKind::File, Some(seq)) => loaded.value.push(ListedRecord { seq, id }),
         _ if name.starts_with(".gitops-ledger-") && name.ends_with(".tmp") => {
             // A write in progress (or killed mid-write): never part of the ledger.
         }
@@ -284,11 +293,11 @@ fn list_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Loaded<Vec<u64>>, Sto
 
 /// One app's records in sequence order.
 fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Chain, StoreError> {
-    let Loaded { value: seqs, mut problems } = list_app(snapshot, app)?;
+    let Loaded { value: listed, mut problems } = list_app(snapshot, app)?;
     // In chain order on one thread: callers parallelize across apps, and a
     // git pack reads fastest when one app's similar records come in sequence.
     let parsed: Vec<Result<RecordFile, Violation>> =
-        seqs.into_iter().map(|seq| read_record(snapshot, app, record_path(app, seq), seq)).collect::<Result<_, _>>()?;
+        listed.into_iter().map(|listed| read_record(snapshot, app, listed)).collect::<Result<_, _>>()?;
     let mut records = Vec::with_capacity(parsed.len());
     for result in parsed {
         match result {
@@ -302,10 +311,10 @@ fn load_app(snapshot: &dyn Snapshot, app: &Name) -> Result<Chain, StoreError> {
 fn read_record(
     snapshot: &dyn Snapshot,
     app: &Name,
-    path: String,
-    seq: u64,
+    ListedRecord { seq, id }: ListedRecord,
 ) -> Result<Result<RecordFile, Violation>, StoreError> {
-    let bytes = match snapshot.read(&path, MAX_RECORD_BYTES as u64) {
+    let path = record_path(app, seq);
+    let bytes = match snapshot.read_listed(&path, id, MAX_RECORD_BYTES as u64) {
         Ok(bytes) => bytes,
         Err(err @ (StoreError::NotRegular { .. } | StoreError::TooLarge { .. })) => {
             return Ok(Err(schema_problem(&path, strip_path(&err.to_string(), &path))))

@@ -57,17 +57,26 @@ pub trait Snapshot: Sync {
     /// Entries of `dir` (repo-relative, `/`-separated), sorted by name; an absent
     /// directory lists as empty.
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError>;
-    /// `visit` with the name and kind of each entry of `dir`, in no
-    /// particular order: for a directory of thousands of records, whose
-    /// reader wants numbers, not a sorted list of names.
-    fn visit(&self, dir: &str, visit: &mut dyn FnMut(&str, EntryKind)) -> Result<(), StoreError> {
+    /// `visit` with the name, kind and (from a git tree) object id of each
+    /// entry of `dir`, in no particular order: for a directory of thousands
+    /// of records, whose reader wants numbers, not a sorted list of names.
+    fn visit(
+        &self,
+        dir: &str,
+        visit: &mut dyn FnMut(&str, EntryKind, Option<gix::ObjectId>),
+    ) -> Result<(), StoreError> {
         for entry in self.list(dir)? {
-            visit(&entry.name, entry.kind);
+            visit(&entry.name, entry.kind, entry.id);
         }
         Ok(())
     }
     /// Contents of a regular file, at most `limit` bytes.
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError>;
+    /// [`Snapshot::read`] of a file that a listing of this tree just gave
+    /// with `id`: a git tree then reads that blob without looking the path up.
+    fn read_listed(&self, path: &str, _id: Option<gix::ObjectId>, limit: u64) -> Result<Vec<u8>, StoreError> {
+        self.read(path, limit)
+    }
     /// What is at `path` (None: nothing), not following a symlink there.
     fn kind(&self, path: &str) -> Result<Option<EntryKind>, StoreError>;
 
@@ -210,8 +219,12 @@ impl Snapshot for WorkTree {
         Ok(entries)
     }
 
-    fn visit(&self, dir: &str, visit: &mut dyn FnMut(&str, EntryKind)) -> Result<(), StoreError> {
-        self.visit_with(dir, &mut |name, kind, _| visit(name, kind))
+    fn visit(
+        &self,
+        dir: &str,
+        visit: &mut dyn FnMut(&str, EntryKind, Option<gix::ObjectId>),
+    ) -> Result<(), StoreError> {
+        self.visit_with(dir, &mut |name, kind, _| visit(name, kind, None))
     }
 
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
@@ -390,30 +403,68 @@ pub struct GitTree {
     /// the thread so each worker's delta-base cache stays warm; shared by the
     /// trees of one repository, so a walk over many commits keeps it warm too.
     handles: Handles,
-    /// Blob ids of files seen in listings, so reads need no path lookup.
-    files: std::sync::Mutex<std::collections::HashMap<String, gix::ObjectId>>,
+    /// Blob ids of the files of each directory a file was read from by
+    /// path: whoever reads one file of a directory by path (audit, a pull
+    /// request's changes) mostly reads its neighbours, and a path lookup
+    /// decodes every tree on the way. A chain read from its listing passes
+    /// the ids itself ([`Snapshot::read_listed`]), so verify holds none.
+    files: std::sync::Mutex<FileIds>,
     /// What `--rev` said and the commit it named, for messages.
     pub rev: String,
     pub commit: String,
 }
 
-/// Runs `f` with this thread's handle of `shared`, made on first use.
-fn with_handle<T>(shared: &gix::ThreadSafeRepository, handles: &Handles, f: impl FnOnce(&gix::Repository) -> T) -> T {
+/// Blob ids by path, of every file of the directories in `dirs`.
+#[derive(Default)]
+struct FileIds {
+    dirs: std::collections::HashSet<String>,
+    ids: std::collections::HashMap<String, gix::ObjectId>,
+}
+
+/// Runs `f` with this thread's handle of `shared`, opened on first use and
+/// again once the last one has read [`STORE_READ_BUDGET`].
+fn with_handle<T>(shared: &gix::ThreadSafeRepository, handles: &Handles, f: impl FnOnce(&mut Handle) -> T) -> T {
     let thread = std::thread::current().id();
-    let repo = handles.lock().unwrap_or_else(|e| e.into_inner()).remove(&thread);
-    let repo = repo.unwrap_or_else(|| {
-        let mut repo = shared.to_thread_local();
-        // Records of one app are near-identical, so git packs them as long
-        // delta chains; a roomy delta-base cache keeps each base inflated once.
-        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(32 << 20)));
-        repo
-    });
-    let out = f(&repo);
-    handles.lock().unwrap_or_else(|e| e.into_inner()).insert(thread, repo);
+    let handle = handles.lock().unwrap_or_else(|e| e.into_inner()).remove(&thread);
+    let mut handle = handle.unwrap_or_else(|| Handle::open(shared));
+    let out = f(&mut handle);
+    if handle.read < STORE_READ_BUDGET {
+        handles.lock().unwrap_or_else(|e| e.into_inner()).insert(thread, handle);
+    }
     out
 }
 
-type Handles = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, gix::Repository>>>;
+/// A handle's object store keeps every page of pack and pack index it has
+/// touched mapped, and so in the process's resident memory, for as long as
+/// it lives: reading a million records through one store held 400 MB of
+/// them. Past this many bytes of blobs read, the handle is dropped with its
+/// store and the thread's next read opens a fresh one (a few milliseconds).
+const STORE_READ_BUDGET: u64 = 32 << 20;
+
+/// One thread's repository, over an object store of its own.
+struct Handle {
+    repo: gix::Repository,
+    /// Bytes of blobs read through it.
+    read: u64,
+}
+
+impl Handle {
+    fn open(shared: &gix::ThreadSafeRepository) -> Self {
+        let first = shared.to_thread_local();
+        // A store of its own, so dropping the handle unmaps what it read;
+        // should the repository not open again, sharing the first store
+        // only costs memory.
+        let mut repo = gix::ThreadSafeRepository::open_opts(first.git_dir(), first.open_options().clone())
+            .map(|own| own.to_thread_local())
+            .unwrap_or(first);
+        // Records of one app are near-identical, so git packs them as long
+        // delta chains; a roomy delta-base cache keeps each base inflated once.
+        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(32 << 20)));
+        Handle { repo, read: 0 }
+    }
+}
+
+type Handles = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, Handle>>>;
 
 /// A git repository holding the config repo (at its root, or in a
 /// subdirectory: `-C` may point below the work tree's root).
@@ -456,7 +507,7 @@ impl GitRepo {
 
     /// The commit `rev` names (anything `git rev-parse` takes).
     pub fn resolve(&self, rev: &str) -> Result<gix::ObjectId, StoreError> {
-        with_handle(&self.shared, &self.handles, |repo| Self::resolve_in(repo, rev))
+        with_handle(&self.shared, &self.handles, |h| Self::resolve_in(&h.repo, rev))
     }
 
     fn resolve_in(repo: &gix::Repository, rev: &str) -> Result<gix::ObjectId, StoreError> {
@@ -470,7 +521,7 @@ impl GitRepo {
     }
 
     pub fn commit(&self, id: gix::ObjectId) -> Result<CommitInfo, StoreError> {
-        with_handle(&self.shared, &self.handles, |repo| Self::commit_in(repo, id))
+        with_handle(&self.shared, &self.handles, |h| Self::commit_in(&h.repo, id))
     }
 
     fn commit_in(repo: &gix::Repository, id: gix::ObjectId) -> Result<CommitInfo, StoreError> {
@@ -488,12 +539,12 @@ impl GitRepo {
     /// The config repo's tree in `commit`: the subtree at the prefix, or an
     /// empty tree when the commit predates it.
     pub fn tree_of(&self, commit: &CommitInfo, rev: &str) -> Result<GitTree, StoreError> {
-        let tree = with_handle(&self.shared, &self.handles, |repo| self.subtree_in(repo, commit))?;
+        let tree = with_handle(&self.shared, &self.handles, |h| self.subtree_in(&h.repo, commit))?;
         Ok(GitTree {
             shared: self.shared.clone(),
             tree,
             handles: self.handles.clone(),
-            files: std::sync::Mutex::new(std::collections::HashMap::new()),
+            files: Default::default(),
             rev: rev.to_string(),
             commit: commit.id.to_string(),
         })
@@ -522,7 +573,40 @@ impl GitTree {
     }
 
     fn with_repo<T>(&self, f: impl FnOnce(&gix::Repository) -> T) -> T {
-        with_handle(&self.shared, &self.handles, f)
+        with_handle(&self.shared, &self.handles, |h| f(&h.repo))
+    }
+
+    /// The blob id of the file at `path`, from the ids of its directory
+    /// (listed and kept on its first read); None when it is not a regular file there.
+    fn file_id(&self, path: &str) -> Result<Option<gix::ObjectId>, StoreError> {
+        let files = || self.files.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        if !files().dirs.contains(dir) {
+            let listed: Vec<(String, gix::ObjectId)> = self
+                .list(dir)?
+                .into_iter()
+                .filter(|e| e.kind == EntryKind::File)
+                .filter_map(|e| Some((if dir.is_empty() { e.name } else { format!("{dir}/{}", e.name) }, e.id?)))
+                .collect();
+            let mut files = files();
+            files.ids.extend(listed);
+            files.dirs.insert(dir.to_string());
+        }
+        Ok(files().ids.get(path).copied())
+    }
+
+    /// The blob `id` at `path`, at most `limit` bytes.
+    fn read_blob(&self, path: &str, id: gix::ObjectId, limit: u64) -> Result<Vec<u8>, StoreError> {
+        with_handle(&self.shared, &self.handles, |handle| {
+            let git = |source: gix::Error| StoreError::Git { context: format!("reading {path}"), source };
+            let header = handle.repo.find_header(id).map_err(git)?;
+            if header.size() > limit {
+                return Err(StoreError::TooLarge { path: path.to_string(), limit });
+            }
+            let data = handle.repo.find_blob(id).map_err(git)?.take_data();
+            handle.read += data.len() as u64;
+            Ok(data)
+        })
     }
 
     fn entry_id(&self, repo: &gix::Repository, path: &str) -> Result<Option<(gix::ObjectId, EntryKind)>, StoreError> {
@@ -556,47 +640,38 @@ impl Snapshot for GitTree {
             let Some((id, EntryKind::Dir)) = self.entry_id(repo, dir)? else { return Ok(Vec::new()) };
             let tree = repo.find_tree(id).map_err(git)?;
             let mut entries = Vec::new();
-            let mut files = Vec::new();
             for entry in tree.iter() {
                 let entry = entry.map_err(git)?;
                 let name = entry.inner.filename.to_string();
                 let kind = kind_of(entry.inner.mode);
-                let id = entry.inner.oid.to_owned();
-                if kind == EntryKind::File {
-                    let path = if dir.is_empty() { name.clone() } else { format!("{dir}/{name}") };
-                    files.push((path, id));
-                }
-                entries.push(DirEntry { name, kind, id: Some(id) });
+                entries.push(DirEntry { name, kind, id: Some(entry.inner.oid.to_owned()) });
             }
-            self.files.lock().unwrap_or_else(|e| e.into_inner()).extend(files);
             entries.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(entries)
         })
     }
 
     fn read(&self, path: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
-        self.with_repo(|repo| {
-            let git = |source: gix::Error| StoreError::Git { context: format!("reading {path}"), source };
-            let known = self.files.lock().unwrap_or_else(|e| e.into_inner()).get(path).copied();
-            let id = match known {
-                Some(id) => id,
-                None => match self.entry_id(repo, path)? {
-                    Some((id, EntryKind::File)) => id,
-                    Some(_) => return Err(StoreError::NotRegular { path: path.to_string() }),
-                    None => {
-                        return Err(StoreError::Read {
-                            path: path.to_string(),
-                            source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("not in {}", self.rev)),
-                        })
-                    }
-                },
-            };
-            let header = repo.find_header(id).map_err(git)?;
-            if header.size() > limit {
-                return Err(StoreError::TooLarge { path: path.to_string(), limit });
-            }
-            Ok(repo.find_blob(id).map_err(git)?.take_data())
-        })
+        let id = match self.file_id(path)? {
+            Some(id) => id,
+            None => self.with_repo(|repo| match self.entry_id(repo, path)? {
+                Some((id, EntryKind::File)) => Ok(id),
+                Some(_) => Err(StoreError::NotRegular { path: path.to_string() }),
+                None => Err(StoreError::Read {
+                    path: path.to_string(),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("not in {}", self.rev)),
+                }),
+            })?,
+        };
+        self.read_blob(path, id, limit)
+    }
+
+    /// The blob the listing named: no path lookup through the trees again.
+    fn read_listed(&self, path: &str, id: Option<gix::ObjectId>, limit: u64) -> Result<Vec<u8>, StoreError> {
+        match id {
+            Some(id) => self.read_blob(path, id, limit),
+            None => self.read(path, limit),
+        }
     }
 
     fn object_hash(&self) -> gix::hash::Kind {
@@ -604,8 +679,7 @@ impl Snapshot for GitTree {
     }
 
     fn blob_id(&self, path: &str, _limit: u64) -> Result<gix::ObjectId, StoreError> {
-        let known = self.files.lock().unwrap_or_else(|e| e.into_inner()).get(path).copied();
-        match known {
+        match self.file_id(path)? {
             Some(id) => Ok(id),
             None => self.with_repo(|repo| match self.entry_id(repo, path)? {
                 Some((id, _)) => Ok(id),

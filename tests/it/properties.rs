@@ -1,6 +1,6 @@
 //! Property tests of the ledger's invariants (proptest).
 
-use gitops_ledger::canonical::{jcs, record_id, record_message, sha256_id};
+use gitops_ledger::canonical::{jcs, message_and_id, record_id, record_message, sha256_id};
 use gitops_ledger::clock::Timestamp;
 use gitops_ledger::ledger::Ledger;
 use gitops_ledger::record::Record;
@@ -60,6 +60,7 @@ proptest! {
         let mut unsigned = value.clone();
         unsigned.as_object_mut().unwrap().remove("signatures");
         prop_assert_eq!(record_message(&record).unwrap(), jcs(&unsigned).unwrap());
+        prop_assert_eq!(message_and_id(&record).unwrap(), (record_message(&record).unwrap(), record_id(&record).unwrap()));
         let again = Record::from_json("r.json", &record.to_pretty_json()).unwrap();
         prop_assert_eq!(record_id(&again).unwrap(), record_id(&record).unwrap());
     }
