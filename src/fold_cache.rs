@@ -11,7 +11,7 @@
 //! It is only a cache: an entry that cannot be read or written, or that does
 //! not parse, is a fold done again. `verify` never uses it.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -74,19 +74,11 @@ impl FoldCache {
         (entry.view.app == *app).then_some(entry)
     }
 
-    /// Writes `entry` atomically (a temp file renamed over the old entry),
-    /// or not at all.
+    /// Writes `entry` atomically, or not at all.
     fn store(&self, app: &Name, entry: &Entry) {
-        let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&self.dir)?;
-            let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir)?;
-            serde_json::to_writer(&mut temp, entry)?;
-            temp.flush()?;
-            temp.persist(self.path(app)).map_err(|e| e.error)?;
-            Ok(())
-        };
-        // Best effort: a cache that cannot be written is a fold done again next time.
-        let _ = write();
+        if let Ok(bytes) = serde_json::to_vec(entry) {
+            crate::store::persist_best_effort(&self.path(app), &bytes);
+        }
     }
 
     /// The cached view of `app` as of `until`, when the entry folded

@@ -11,6 +11,7 @@ pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod fold_cache;
+pub mod fsmonitor;
 pub mod history;
 pub mod ledger;
 pub mod policy;

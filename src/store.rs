@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::fsmonitor::{FsMonitorError, KnownIds, Monitor};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot read {path}: {source}")]
@@ -101,6 +103,20 @@ fn hash_blob(tree: &(impl Snapshot + ?Sized), path: &str, limit: u64) -> Result<
     let bytes = tree.read(path, limit)?;
     gix::objs::compute_hash(tree.object_hash(), gix::objs::Kind::Blob, &bytes)
         .map_err(|e| StoreError::GitSetup(format!("hashing {path}: {e}")))
+}
+
+/// Writes a cache file atomically (a temp file beside it, renamed over it),
+/// or not at all: a cache that cannot be written is work done again.
+pub(crate) fn persist_best_effort(path: &Path, bytes: &[u8]) {
+    let write = || -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+        temp.write_all(bytes)?;
+        temp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    let _ = write();
 }
 
 /// The config repo's work tree.
@@ -282,14 +298,39 @@ impl WorkTree {
 /// The work tree, with git's index as a cache of blob ids: a file whose
 /// stat data matches its index entry (and is not racily clean) has that
 /// entry's blob id, as `git status` decides, so comparing the work tree with
-/// a commit reads only the files that changed.
+/// a commit reads only the files that changed. With a file-system monitor
+/// configured (`core.fsmonitor`), a directory it saw untouched since the
+/// last run has the tree id that run found, so comparing it with a commit
+/// stats nothing inside it.
 pub struct IndexedWorkTree<'t> {
     tree: &'t WorkTree,
-    index: gix::index::File,
+    repo: gix::ThreadSafeRepository,
+    /// Read on first use: with a monitor, a check that lists no changed
+    /// directory never needs it (at a million files it is 100 MB). An index
+    /// that cannot be read vouches for nothing, and every file is hashed.
+    index: std::sync::OnceLock<Option<gix::index::File>>,
     /// Where the config repo sits in the repository: index paths are repo-relative.
     prefix: String,
     options: gix::index::entry::stat::Options,
     object_hash: gix::hash::Kind,
+    watched: Option<Watched>,
+    /// Why the configured monitor could not be used this time.
+    pub monitor_problem: Option<FsMonitorError>,
+}
+
+/// Larger files are left unhashed when listing: the directory's id is then
+/// not learned, and the file is compared as without a monitor.
+const MAX_HASHED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What the file-system monitor vouches for, and what this run learned.
+struct Watched {
+    monitor: Monitor,
+    git_dir: PathBuf,
+    /// Paths (repo-relative) untouched since the last run, with their ids,
+    /// and the monitor's token, taken before this run read anything.
+    known: KnownIds,
+    /// Directories listed whole and files hashed by this run, with their ids.
+    learned: std::sync::Mutex<KnownIds>,
 }
 
 impl<'t> IndexedWorkTree<'t> {
@@ -301,53 +342,176 @@ impl<'t> IndexedWorkTree<'t> {
             return Ok(None);
         }
         let setup = |e: &dyn std::fmt::Display| StoreError::GitSetup(format!("reading the index: {e}"));
-        let index = repo.open_index().map_err(|e| setup(&e))?;
         let options = repo.stat_options().map_err(|e| setup(&e))?;
         let prefix = prefix_in_repo(&repo, tree.root())?.to_string_lossy().replace('\\', "/");
         let prefix = if prefix.is_empty() { prefix } else { format!("{prefix}/") };
-        Ok(Some(IndexedWorkTree { tree, index, prefix, options, object_hash: repo.object_hash() }))
+        let (watched, monitor_problem) = match Monitor::configured(&repo) {
+            None => (None, None),
+            Some(monitor) => {
+                let git_dir = repo.git_dir().to_path_buf();
+                let known = KnownIds::load(&git_dir, &monitor);
+                match monitor.changed_since(known.token()) {
+                    Ok(answer) => {
+                        let known = known.still_known(&answer);
+                        let learned = std::sync::Mutex::default();
+                        (Some(Watched { monitor, git_dir, known, learned }), None)
+                    }
+                    Err(problem) => (None, Some(problem)),
+                }
+            }
+        };
+        Ok(Some(IndexedWorkTree {
+            tree,
+            object_hash: repo.object_hash(),
+            repo: repo.into_sync(),
+            index: std::sync::OnceLock::new(),
+            prefix,
+            options,
+            watched,
+            monitor_problem,
+        }))
     }
 
-    /// The blob id the index vouches for, if the file is unchanged since it was staged.
+    fn index(&self) -> Option<&gix::index::File> {
+        self.index.get_or_init(|| self.repo.to_thread_local().open_index().ok()).as_ref()
+    }
+
+    /// Keeps what this run found for the next one, with the monitor's
+    /// token: the paths still untouched and those it learned.
+    pub fn remember(&self) {
+        let Some(watched) = &self.watched else { return };
+        let learned = watched.learned.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = watched.known.clone();
+        known.dirs.extend(learned.dirs.iter().map(|(path, id)| (path.clone(), *id)));
+        known.files.extend(learned.files.iter().map(|(path, id)| (path.clone(), *id)));
+        known.save(&watched.git_dir, &watched.monitor);
+    }
+
+    fn repo_path(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+
+    /// The tree id of `dir` (config-repo-relative) the monitor vouches for.
+    fn known_dir(&self, dir: &str) -> Option<gix::ObjectId> {
+        self.watched.as_ref()?.known.dirs.get(&self.repo_path(dir)).copied()
+    }
+
+    /// The blob id the index vouches for, if the file is unchanged since it
+    /// was staged (a missing file needs no index).
     fn indexed_id(&self, path: &str) -> Option<gix::ObjectId> {
         use gix::bstr::ByteSlice;
-        let entry = self.index.entry_by_path(format!("{}{path}", self.prefix).as_bytes().as_bstr())?;
         let metadata = std::fs::symlink_metadata(self.tree.path(path)).ok()?;
-        self.unchanged(entry, &metadata)
+        let index = self.index()?;
+        let entry = index.entry_by_path(self.repo_path(path).as_bytes().as_bstr())?;
+        self.unchanged(index, entry, &metadata)
     }
 
     /// `entry`'s id, when the file's stat data is what the index recorded
     /// and the entry is not racily clean (written in the second the index was).
-    fn unchanged(&self, entry: &gix::index::Entry, metadata: &std::fs::Metadata) -> Option<gix::ObjectId> {
+    fn unchanged(
+        &self,
+        index: &gix::index::File,
+        entry: &gix::index::Entry,
+        metadata: &std::fs::Metadata,
+    ) -> Option<gix::ObjectId> {
         let stat = stat_of(metadata)?;
         let unchanged = entry.stat.matches(&stat, self.options)
-            && !entry.stat.is_racy(self.index.timestamp(), self.options)
+            && !entry.stat.is_racy(index.timestamp(), self.options)
             && entry.mode == gix::index::entry::Mode::FILE;
         unchanged.then_some(entry.id)
+    }
+
+    /// The entries of the tree `id`, when the repository has it.
+    fn tree_entries(&self, id: gix::ObjectId) -> Option<Vec<DirEntry>> {
+        let repo = self.repo.to_thread_local();
+        let tree = repo.find_tree(id).ok()?;
+        let mut entries = Vec::new();
+        for entry in tree.iter() {
+            let entry = entry.ok()?;
+            let name = entry.inner.filename.to_string();
+            entries.push(DirEntry { name, kind: kind_of(entry.inner.mode), id: Some(entry.inner.oid.to_owned()) });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(entries)
+    }
+
+    /// The listing of `dir` read from the disk: each file the index vouches
+    /// for with its blob id, each directory the monitor vouches for with its
+    /// tree id.
+    fn list_from_disk(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
+        use gix::bstr::ByteSlice;
+        let dir_prefix = if dir.is_empty() { self.prefix.clone() } else { format!("{}{dir}/", self.prefix) };
+        // The index is read for the first file: a listing of directories alone needs none.
+        let staged = std::cell::OnceCell::new();
+        let id_of = |name: &str, entry: &std::fs::DirEntry| {
+            let (index, staged) = (*staged.get_or_init(|| {
+                let index = self.index()?;
+                Some((index, index.prefixed_entries(dir_prefix.as_bytes().as_bstr())?))
+            }))?;
+            let path = format!("{dir_prefix}{name}");
+            let found = staged.binary_search_by(|e| e.path(index).cmp(path.as_bytes().as_bstr())).ok()?;
+            let metadata = entry.metadata().ok()?;
+            self.unchanged(index, &staged[found], &metadata)
+        };
+        let mut entries = Vec::new();
+        self.tree.visit_with(dir, &mut |name, kind, entry| {
+            let id = match kind {
+                // With a monitor, a file the index cannot vouch for (changed,
+                // or racily clean) is hashed, so the directory's id is
+                // learned and the next run reads none of it.
+                EntryKind::File if self.watched.is_some() => id_of(name, entry).or_else(|| {
+                    let path = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+                    hash_blob(self, &path, MAX_HASHED_BYTES).ok()
+                }),
+                EntryKind::File => id_of(name, entry),
+                EntryKind::Dir => {
+                    self.known_dir(&if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") })
+                }
+                EntryKind::Other => None,
+            };
+            entries.push(DirEntry { name: name.to_string(), kind, id });
+        })?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    /// Notes `dir`'s tree id when its listing knows every entry's id.
+    fn learn(&self, dir: &str, entries: &[DirEntry]) {
+        let Some(watched) = &self.watched else { return };
+        if entries.is_empty() {
+            return;
+        }
+        let mut tree = gix::objs::Tree::empty();
+        for entry in entries {
+            let (Some(oid), mode) = (entry.id, entry.kind) else { return };
+            let mode = match mode {
+                EntryKind::File => gix::objs::tree::EntryKind::Blob,
+                EntryKind::Dir => gix::objs::tree::EntryKind::Tree,
+                EntryKind::Other => return,
+            };
+            tree.entries.push(gix::objs::tree::Entry { mode: mode.into(), filename: entry.name.as_str().into(), oid });
+        }
+        tree.entries.sort();
+        let mut bytes = Vec::new();
+        if gix::objs::WriteTo::write_to(&tree, &mut bytes).is_err() {
+            return;
+        }
+        if let Ok(id) = gix::objs::compute_hash(self.object_hash, gix::objs::Kind::Tree, &bytes) {
+            watched.learned.lock().unwrap_or_else(|e| e.into_inner()).dirs.insert(self.repo_path(dir), id);
+        }
     }
 }
 
 impl Snapshot for IndexedWorkTree<'_> {
     /// The listing, each unchanged file with its id: comparing a directory
-    /// with a commit's then needs no file read.
+    /// with a commit's then needs no file read. A directory the monitor
+    /// vouches for is listed from its tree, without touching the disk.
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>, StoreError> {
-        use gix::bstr::ByteSlice;
-        let dir_prefix = if dir.is_empty() { self.prefix.clone() } else { format!("{}{dir}/", self.prefix) };
-        let Some(staged) = self.index.prefixed_entries(dir_prefix.as_bytes().as_bstr()) else {
-            return self.tree.list(dir);
-        };
-        let id_of = |name: &str, entry: &std::fs::DirEntry| {
-            let path = format!("{dir_prefix}{name}");
-            let found = staged.binary_search_by(|e| e.path(&self.index).cmp(path.as_bytes().as_bstr())).ok()?;
-            let metadata = entry.metadata().ok()?;
-            self.unchanged(&staged[found], &metadata)
-        };
-        let mut entries = Vec::new();
-        self.tree.visit_with(dir, &mut |name, kind, entry| {
-            let id = if kind == EntryKind::File { id_of(name, entry) } else { None };
-            entries.push(DirEntry { name: name.to_string(), kind, id });
-        })?;
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(entries) = self.known_dir(dir).and_then(|id| self.tree_entries(id)) {
+            return Ok(entries);
+        }
+        let entries = self.list_from_disk(dir)?;
+        self.learn(dir, &entries);
         Ok(entries)
     }
 
@@ -363,11 +527,18 @@ impl Snapshot for IndexedWorkTree<'_> {
         self.object_hash
     }
 
+    /// The id the monitor vouches for, or the index, or the content's hash.
     fn blob_id(&self, path: &str, limit: u64) -> Result<gix::ObjectId, StoreError> {
-        match self.indexed_id(path) {
-            Some(id) => Ok(id),
-            None => hash_blob(self, path, limit),
+        let Some(watched) = &self.watched else {
+            return self.indexed_id(path).map_or_else(|| hash_blob(self, path, limit), Ok);
+        };
+        let repo_path = self.repo_path(path);
+        if let Some(id) = watched.known.files.get(&repo_path) {
+            return Ok(*id);
         }
+        let id = self.indexed_id(path).map_or_else(|| hash_blob(self, path, limit), Ok)?;
+        watched.learned.lock().unwrap_or_else(|e| e.into_inner()).files.insert(repo_path, id);
+        Ok(id)
     }
 }
 

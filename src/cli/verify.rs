@@ -64,7 +64,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         (None, None) => &context.tree,
     };
     let head = Ledger::load(head_tree)?;
-    let report = match &args.base {
+    let mut report = match &args.base {
         Some(base) => {
             let base_tree = open_rev(context, base)?;
             let mut report = verify_change(&Ledger::load(&base_tree)?, &head, &options, now)?;
@@ -73,6 +73,12 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         }
         None => verify(&head, None, &options, now)?,
     };
+    if let Some(indexed) = &indexed {
+        indexed.remember();
+        if let Some(problem) = &indexed.monitor_problem {
+            report.warnings.push(format!("{problem}; every file was compared with the index instead"));
+        }
+    }
     match args.format {
         Format::Text => write_text(context, &report)?,
         Format::Json => write_json(context, &report)?,

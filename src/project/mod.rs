@@ -281,12 +281,13 @@ fn read_target(snapshot: &dyn Snapshot, path: &str) -> Result<Option<Vec<u8>>, P
     Ok(Some(snapshot.read(path, MAX_TARGET_BYTES)?))
 }
 
+/// A file's content, None when nothing is there (anything but a regular
+/// file there is an error).
 pub fn read_optional(snapshot: &dyn Snapshot, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-    if !snapshot.list(dir)?.iter().any(|e| e.name == name) {
-        return Ok(None);
+    match snapshot.kind(path)? {
+        None => Ok(None),
+        Some(_) => snapshot.read(path, MAX_TARGET_BYTES).map(Some),
     }
-    snapshot.read(path, MAX_TARGET_BYTES).map(Some)
 }
 
 /// Rule 7: the entries each target owns and `versions.json` (as parsed

@@ -328,6 +328,29 @@ impl<'a> Forged<'a> {
 }
 
 impl TestRepo {
+    /// A valid ledger of app `api` (dev → staging → production of 'a'),
+    /// projected, not committed.
+    pub fn with_landed_records() -> Self {
+        let repo = TestRepo::with_signed_policy();
+        repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
+        repo.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
+        repo.forge(Forged::new(3, "production", 'a', "2026-11-26T10:00:00Z", &["alice", "bob"]));
+        repo.project();
+        repo
+    }
+
+    /// [`TestRepo::with_landed_records`], committed and tagged `base`: the
+    /// base of a pull-request check.
+    pub fn landed_at_base() -> Self {
+        let repo = TestRepo::with_landed_records();
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "landed"]);
+        repo.git(&["tag", "base"]);
+        repo
+    }
+}
+
+impl TestRepo {
     /// Writes record `forged.seq` of app `forged.app`, chained to the file before it, signed by `signers`.
     pub fn forge(&self, forged: Forged) -> String {
         use gitops_ledger::canonical::{record_id, record_message};
@@ -462,6 +485,7 @@ fn install_hint(tool: &str) -> &'static str {
     match tool {
         "chromium" => "apt-get install chromium",
         "ssh-keygen" | "ssh-agent" | "ssh-add" => "apt-get install openssh-client",
+        "watchman" => "apt-get install watchman",
         "kubectl" => {
             "install kubectl with kustomize v5 from the Kubernetes packages, https://kubernetes.io/docs/tasks/tools/"
         }

@@ -13,6 +13,7 @@ mod closed_pipe;
 mod conformance;
 mod exit_codes;
 mod fold_cache;
+mod fsmonitor;
 mod gates;
 mod hardening;
 mod history;

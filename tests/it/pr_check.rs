@@ -2,19 +2,6 @@
 
 use crate::common::{Forged, TestRepo};
 
-/// A committed, valid ledger (dev → staging → production of 'a'); HEAD is the base.
-fn landed() -> TestRepo {
-    let repo = TestRepo::with_signed_policy();
-    repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
-    repo.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
-    repo.forge(Forged::new(3, "production", 'a', "2026-11-26T10:00:00Z", &["alice", "bob"]));
-    repo.project();
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-q", "-m", "landed"]);
-    repo.git(&["tag", "base"]);
-    repo
-}
-
 fn commit(repo: &TestRepo, message: &str) {
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-q", "-m", message]);
@@ -30,7 +17,7 @@ fn pr_check(repo: &TestRepo, code: i32, needles: &[&str]) -> String {
 
 #[test]
 fn a_pull_request_appending_a_valid_record_passes_and_checks_only_what_is_new() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.promote("dev", 'b', "ci", "2026-11-28T09:00:00Z");
     let out = pr_check(&repo, 0, &["ok: 1 new or changed records against base ("]);
     assert!(out.contains("warning: the base's newest policy (version 1) is the trust anchor"), "{out}");
@@ -38,7 +25,7 @@ fn a_pull_request_appending_a_valid_record_passes_and_checks_only_what_is_new() 
 
 #[test]
 fn a_pull_request_that_edits_a_landed_record_fails() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.edit_json("promotions/apps/api/00000001.json", |r| r["at"] = "2026-11-25T07:00:00Z".into());
     commit(&repo, "quiet fix");
     pr_check(
@@ -53,7 +40,7 @@ fn a_pull_request_that_edits_a_landed_record_fails() {
 
 #[test]
 fn a_pull_request_that_deletes_a_landed_record_fails() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.git(&["rm", "-q", "promotions/apps/api/00000003.json"]);
     repo.git(&["commit", "-q", "-m", "undo production"]);
     pr_check(
@@ -68,7 +55,7 @@ fn a_pull_request_that_deletes_a_landed_record_fails() {
 
 #[test]
 fn a_pull_request_may_add_approvals_to_the_newest_record_only() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.forge(Forged::new(4, "production", 'a', "2026-11-27T10:00:00Z", &["alice"]));
     repo.project();
     commit(&repo, "pending production");
@@ -77,7 +64,7 @@ fn a_pull_request_may_add_approvals_to_the_newest_record_only() {
     pr_check(&repo, 0, &["ok: 1 new or changed records"]);
 
     // Re-signing an older record is an edit, even when it only adds a signature.
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.edit_json("promotions/apps/api/00000002.json", |r| {
         let extra = r["signatures"][0].clone();
         r["signatures"].as_array_mut().unwrap().push(extra);
@@ -88,7 +75,7 @@ fn a_pull_request_may_add_approvals_to_the_newest_record_only() {
 
 #[test]
 fn a_new_record_must_cite_the_newest_policy() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.ok(&["policy", "new"]);
     repo.ok(&["policy", "sign", "--key", &repo.key_str("alice")]);
     repo.ok(&["policy", "sign", "--key", &repo.key_str("bob")]);
@@ -100,7 +87,7 @@ fn a_new_record_must_cite_the_newest_policy() {
 
 #[test]
 fn a_pull_request_cannot_bring_its_own_root() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.ok(&["policy", "new"]);
     repo.edit_json("promotions/policy/00000002.json", |policy| {
         policy["root"] = serde_json::json!({"signers": ["ci"], "threshold": 1});
@@ -128,7 +115,7 @@ fn a_pull_request_cannot_bring_its_own_root() {
 
 #[test]
 fn the_work_tree_can_be_checked_against_a_base_too() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.promote("dev", 'b', "ci", "2026-11-28T09:00:00Z");
     repo.ok(&["verify", "--base", "base"]);
     repo.write("promotions/apps/api/00000002.json", "{}");
@@ -138,7 +125,7 @@ fn the_work_tree_can_be_checked_against_a_base_too() {
 
 #[test]
 fn the_work_tree_check_finds_an_edit_of_a_landed_record_that_was_staged() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.write("promotions/apps/api/00000002.json", "{}");
     repo.git(&["add", "promotions/apps/api/00000002.json"]);
     let out = repo.fails(1, &["verify", "--base", "base"]);
@@ -158,7 +145,7 @@ fn attacker_replaces_policy_one(repo: &TestRepo) {
 
 #[test]
 fn replacing_policy_one_fails_even_when_every_signature_checks() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     let pin = repo.ok(&["verify", "--format", "json"]);
     let pin: serde_json::Value = serde_json::from_str(&pin).unwrap();
     let trust = pin["warnings"][0].as_str().unwrap().rsplit(' ').next().unwrap().to_string();
@@ -174,7 +161,7 @@ fn replacing_policy_one_fails_even_when_every_signature_checks() {
 
 #[test]
 fn re_signing_the_whole_history_under_a_new_root_fails() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     let trust = {
         let json: serde_json::Value = serde_json::from_str(&repo.ok(&["verify", "--format", "json"])).unwrap();
         json["warnings"][0].as_str().unwrap().rsplit(' ').next().unwrap().to_string()
@@ -198,7 +185,7 @@ fn re_signing_the_whole_history_under_a_new_root_fails() {
 
 #[test]
 fn a_pull_request_adding_production_records_signed_by_the_ci_bot_fails() {
-    let repo = landed();
+    let repo = TestRepo::landed_at_base();
     repo.forge(Forged::new(4, "production", 'a', "2026-11-27T10:00:00Z", &["ci", "alice"]));
     repo.project();
     commit(&repo, "bot deploys production");

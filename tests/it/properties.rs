@@ -76,16 +76,6 @@ fn now() -> Timestamp {
     Timestamp::parse("2026-11-28T10:00:00Z").unwrap()
 }
 
-/// A small landed ledger that verifies.
-fn landed() -> TestRepo {
-    let repo = TestRepo::with_signed_policy();
-    repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
-    repo.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
-    repo.forge(Forged::new(3, "production", 'a', "2026-11-26T10:00:00Z", &["alice", "bob"]));
-    repo.project();
-    repo
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -97,7 +87,7 @@ proptest! {
         offset in any::<prop::sample::Index>(),
         byte in any::<u8>(),
     ) {
-        let repo = landed();
+        let repo = TestRepo::with_landed_records();
         let path = format!("promotions/apps/api/{file:08}.json");
         let mut bytes = std::fs::read(repo.root.join(&path)).unwrap();
         let at = offset.index(bytes.len());
