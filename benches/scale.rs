@@ -11,7 +11,9 @@
 //!
 //! Prints one markdown table per size: the median wall time of `RUNS`
 //! runs (default 3), the CPU time and peak memory of the median run (GNU
-//! `time`), and the ratio to the floor. Not a criterion benchmark: at 1M one
+//! `time`), and the ratio to the floor. The work-tree PR check runs again
+//! through a Watchman daemon of its own (Debian package `watchman`) behind
+//! git's sample hook. Not a criterion benchmark: at 1M one
 //! verify takes tens of seconds, and criterion wants ten samples of each.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failing loudly is right
@@ -32,9 +34,9 @@ struct Run {
     max_rss_kb: u64,
 }
 
-/// Runs `gitops-ledger -C dir args…` under GNU time; with `first_line`, reads
-/// one line of its output and closes the pipe, as `| head -1` does.
-fn run_once(binary: &Path, dir: &Path, args: &[&str], first_line: bool) -> Run {
+/// Runs `gitops-ledger -C dir args…` under GNU time, with `env` added; with
+/// `first_line`, reads one line of its output and closes the pipe, as `| head -1` does.
+fn run_once(binary: &Path, dir: &Path, args: &[&str], first_line: bool, env: &[(&str, &Path)]) -> Run {
     let report = tempfile::NamedTempFile::new().unwrap();
     let started = Instant::now();
     let mut child = Command::new("/usr/bin/time")
@@ -45,6 +47,7 @@ fn run_once(binary: &Path, dir: &Path, args: &[&str], first_line: bool) -> Run {
         .arg(dir)
         .args(args)
         .env("GITOPS_LEDGER_NOW", "2030-01-01T00:00:00Z")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -66,9 +69,51 @@ fn run_once(binary: &Path, dir: &Path, args: &[&str], first_line: bool) -> Run {
     Run { wall, cpu: seconds(fields[0]) + seconds(fields[1]), max_rss_kb: fields[2].parse().unwrap() }
 }
 
+/// A Watchman daemon of the benchmark's own, answering git's sample hook set
+/// as the fixture's `core.fsmonitor`; all of it undone on drop.
+struct Watchman<'d> {
+    fixture: &'d Path,
+    daemon: tempfile::TempDir,
+}
+
+impl<'d> Watchman<'d> {
+    fn start(fixture: &'d Path) -> Self {
+        let watchman = Watchman { fixture, daemon: tempfile::tempdir().unwrap() };
+        let hooks = fixture.join(".git/hooks");
+        std::fs::copy(hooks.join("fsmonitor-watchman.sample"), hooks.join("query-watchman")).unwrap();
+        let config = fixture::git(fixture).args(["config", "core.fsmonitor", ".git/hooks/query-watchman"]).status();
+        assert!(config.unwrap().success());
+        let started = watchman.client().arg("get-sockname").output().expect("watchman (Debian package watchman)");
+        assert!(started.status.success(), "watchman: {}", String::from_utf8_lossy(&started.stderr));
+        watchman
+    }
+
+    fn sock(&self) -> std::path::PathBuf {
+        self.daemon.path().join("sock")
+    }
+
+    fn client(&self) -> Command {
+        let path = |name: &str| self.daemon.path().join(name).display().to_string();
+        let mut client = Command::new("watchman");
+        client.arg(format!("--sockname={}", path("sock")));
+        client.arg(format!("--statefile={}", path("state"))).arg(format!("--logfile={}", path("log")));
+        client.arg(format!("--pidfile={}", path("pid"))).arg("--no-save-state");
+        client
+    }
+}
+
+impl Drop for Watchman<'_> {
+    fn drop(&mut self) {
+        let _ = fixture::git(self.fixture).args(["config", "--unset", "core.fsmonitor"]).status();
+        let _ = std::fs::remove_file(self.fixture.join(".git/hooks/query-watchman"));
+        let _ = std::fs::remove_file(self.fixture.join(".git/gitops-ledger/fsmonitor.json"));
+        let _ = self.client().arg("shutdown-server").output();
+    }
+}
+
 /// The median run of `runs`, by wall time.
-fn median(binary: &Path, dir: &Path, args: &[&str], first_line: bool, runs: usize) -> Run {
-    let mut all: Vec<Run> = (0..runs).map(|_| run_once(binary, dir, args, first_line)).collect();
+fn median(binary: &Path, dir: &Path, args: &[&str], first_line: bool, runs: usize, env: &[(&str, &Path)]) -> Run {
+    let mut all: Vec<Run> = (0..runs).map(|_| run_once(binary, dir, args, first_line, env)).collect();
     all.sort_by_key(|r| r.wall);
     all[all.len() / 2]
 }
@@ -110,7 +155,7 @@ fn main() {
             ("`log \\| head -1`", &["log"], true, false),
         ];
         for (label, args, first_line, against_floor) in measures {
-            let run = median(&binary, &dir, args, first_line, runs);
+            let run = median(&binary, &dir, args, first_line, runs, &[]);
             let ratio = if against_floor {
                 format!("{:.1}", run.wall.as_secs_f64() / floor.as_secs_f64())
             } else {
@@ -123,5 +168,24 @@ fn main() {
                 run.max_rss_kb / 1000
             );
         }
+
+        // The work-tree check again, with a file-system monitor: the first
+        // run has no state yet (and the hook lists every file once); the
+        // median is of the runs after it.
+        let watchman = Watchman::start(&dir);
+        let sock = watchman.sock();
+        let env = [("WATCHMAN_SOCK", sock.as_path())];
+        let pr_check = ["verify", "--base", "base"];
+        let first = run_once(&binary, &dir, &pr_check, false, &env);
+        let run = median(&binary, &dir, &pr_check, false, runs, &env);
+        for (label, run) in [("first run", first), ("the runs after", run)] {
+            println!(
+                "| PR check from the work tree through Watchman (`core.fsmonitor`), {label} | {:.2} s | {:.2} s | {} MB | |",
+                run.wall.as_secs_f64(),
+                run.cpu.as_secs_f64(),
+                run.max_rss_kb / 1000
+            );
+        }
+        drop(watchman);
     }
 }
