@@ -11,10 +11,11 @@ use rayon::prelude::*;
 use crate::canonical::message_and_id;
 use crate::chain::Chain;
 use crate::clock::Timestamp;
+use crate::listing_cache::ListingCache;
 use crate::policy::{PolicyFile, MAX_POLICY_BYTES, POLICY_DIR};
 use crate::record::{record_path, Name, Record, RecordId, MAX_RECORD_BYTES};
 use crate::rules::{check_policies, Policies, Rule, Violation};
-use crate::store::{EntryKind, Snapshot, StoreError};
+use crate::store::{EntryKind, Snapshot, StoreError, WorkTree};
 
 /// One tree's ledger: its policy versions and the names of its apps.
 pub struct Ledger<'s> {
@@ -25,6 +26,8 @@ pub struct Ledger<'s> {
     policy_problems: Vec<Violation>,
     /// App directories and stray entries in promotions/ that do not belong.
     layout_problems: Vec<Violation>,
+    /// Where [`Ledger::record_seqs`] finds an unchanged directory's seqs.
+    listings: Option<ListingCache>,
 }
 
 impl<'s> Ledger<'s> {
@@ -38,7 +41,17 @@ impl<'s> Ledger<'s> {
             apps: apps.value,
             policy_problems: policies.problems,
             layout_problems: apps.problems,
+            listings: None,
         })
+    }
+
+    /// [`Ledger::load`] of the work tree, with each app's record seqs
+    /// found through the listing cache: for the read-side commands that
+    /// start from each chain's tip (`log`, `replay`, `status`, `project`).
+    pub fn load_listed(tree: &'s WorkTree) -> Result<Self, StoreError> {
+        let mut ledger = Ledger::load(tree)?;
+        ledger.listings = ListingCache::open(tree);
+        Ok(ledger)
     }
 
     pub fn snapshot(&self) -> &'s dyn Snapshot {
@@ -100,11 +113,17 @@ impl<'s> Ledger<'s> {
     /// commands that read a chain one record at a time. Entries that are not
     /// records are left out; [`Ledger::chain`] reports them.
     pub fn record_seqs(&self, app: &Name) -> Result<RecordSeqs, StoreError> {
-        let mut seqs = RecordSeqs::default();
-        for listed in list_app(self.snapshot, app)?.value {
-            seqs.push(listed.seq);
+        let list = || {
+            let mut seqs = RecordSeqs::default();
+            for listed in list_app(self.snapshot, app)?.value {
+                seqs.push(listed.seq);
+            }
+            Ok(seqs)
+        };
+        match &self.listings {
+            Some(cache) => cache.seqs(app, list),
+            None => list(),
         }
-        Ok(seqs)
     }
 
     /// One record file of `app`, read now; None when it is not a well-formed
@@ -140,7 +159,7 @@ impl<'s> Ledger<'s> {
 /// The seqs of an app's record files, as runs of consecutive numbers: one
 /// run for a chain without gaps, so a reader streaming a million-record
 /// ledger holds a few numbers per app rather than every file name.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordSeqs {
     /// Inclusive `(first, last)` runs, ascending, neither overlapping nor touching.
     runs: std::collections::VecDeque<(u64, u64)>,

@@ -14,6 +14,7 @@ pub mod fold_cache;
 pub mod fsmonitor;
 pub mod history;
 pub mod ledger;
+pub mod listing_cache;
 pub mod policy;
 pub mod project;
 pub mod record;

@@ -35,7 +35,7 @@ pub struct Args {
 /// record printed as it comes, stopping when the reader goes away, so
 /// `log | head` reads little more than the tip of each chain.
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
-    let ledger = Ledger::load(&context.tree)?;
+    let ledger = Ledger::load_listed(&context.tree)?;
     let mut merged = Merged::new(&ledger, args.app.as_ref(), Order::NewestFirst)?;
     let mut json = matches!(args.format, OutputFormat::Json).then(|| PrettyArray::new(0));
     while let Some(merge) = merged.next() {

@@ -42,7 +42,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         }
         return Ok(ExitKind::Holds);
     }
-    let ledger = Ledger::load(&context.tree)?;
+    let ledger = Ledger::load_listed(&context.tree)?;
     let cache = FoldCache::open(&context.tree, ledger.policies());
     let files = projection(&ledger, now, cache.as_ref())?;
     let changed: Vec<_> = files.iter().filter(|f| f.changes()).collect();

@@ -26,7 +26,7 @@ pub struct Args {
 
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     let at = args.at.unwrap_or(context.clock.now());
-    let ledger = Ledger::load(&context.tree)?;
+    let ledger = Ledger::load_listed(&context.tree)?;
     let cache = FoldCache::open(&context.tree, ledger.policies());
     let status = crate::status::status(&ledger, cache.as_ref(), at)?;
     match args.format {

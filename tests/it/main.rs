@@ -18,6 +18,7 @@ mod gates;
 mod hardening;
 mod history;
 mod interop;
+mod listing_cache;
 mod pr_check;
 mod projection;
 mod promote_flow;
