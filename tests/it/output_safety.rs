@@ -9,46 +9,12 @@ use crate::common::{digest, TestRepo};
 /// C1 sequences, a bidirectional override, then markdown and HTML.
 const HOSTILE: &str = "hotfix\n::error file=x::INJECTED\n::stop-commands::tok\r\n  ::warning::indented\r\u{1b}[2J\u{1b}]8;;https://evil.example\u{7}link\u{9b}31m\u{202e}rtl <img src=x onerror=alert(1)> [click](https://evil.example) **bold** | cell | `code` # head _em_ @admins ##[error]old";
 
-/// A policy with break-glass; dev promoted with a hostile reason, then a
-/// production hotfix with a hostile reason and override reason, approved:
+/// A production hotfix with a hostile reason and override reason, approved:
 /// a passing ledger that reports the override.
 fn hostile_ledger() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.init_policy(|policy| policy["break_glass"] = serde_json::json!({"signers": ["alice", "bob"], "threshold": 2}));
-    let image = format!("ghcr.io/o/api@{}", digest('a'));
-    repo.ok(&[
-        "promote",
-        "--app",
-        "api",
-        "--env",
-        "dev",
-        "--image",
-        &image,
-        "--reason",
-        HOSTILE,
-        "--key",
-        &repo.key_str("ci"),
-    ]);
-    let hotfix = format!("ghcr.io/o/api@{}", digest('f'));
-    let promote = [
-        "promote",
-        "--app",
-        "api",
-        "--env",
-        "production",
-        "--image",
-        &hotfix,
-        "--reason",
-        HOSTILE,
-        "--override-reason",
-        HOSTILE,
-        "--override-rule",
-        "provenance",
-        "--key",
-        &repo.key_str("alice"),
-    ];
+    let repo = TestRepo::with_break_glass();
     // What `promote` prints about the record is for a terminal.
-    assert_no_controls(&repo.ok(&promote));
+    assert_no_controls(&repo.hotfix(HOSTILE, &["--reason", HOSTILE]));
     repo.ok(&["approve", "api@2", "--key", &repo.key_str("bob")]);
     repo
 }

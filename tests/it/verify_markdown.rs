@@ -1,7 +1,7 @@
 //! `verify --format markdown`: the whole job summary for a passing, a
 //! failing, a pending and a break-glass ledger, and a pull-request check.
 
-use crate::common::{digest, TestRepo};
+use crate::common::TestRepo;
 
 fn markdown(repo: &TestRepo, code: i32, extra: &[&str]) -> String {
     let mut args = vec!["verify", "--format", "markdown"];
@@ -71,26 +71,10 @@ fn a_failing_ledger_lists_each_violation_in_a_table() {
         ");
 }
 
-/// Break-glass: alice and bob together may waive rules in production.
+/// A break-glass hotfix signed by alice, waiting for bob.
 fn hotfix_waiting_for_bob() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.init_policy(|policy| policy["break_glass"] = serde_json::json!({"signers": ["alice", "bob"], "threshold": 2}));
-    repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
-    repo.ok(&[
-        "promote",
-        "--app",
-        "api",
-        "--env",
-        "production",
-        "--image",
-        &format!("ghcr.io/o/api@{}", digest('f')),
-        "--override-reason",
-        "CVE-2026-1234 exploited in the wild",
-        "--override-rule",
-        "provenance",
-        "--key",
-        &repo.key_str("alice"),
-    ]);
+    let repo = TestRepo::with_break_glass();
+    repo.hotfix("CVE-2026-1234 exploited in the wild", &[]);
     repo
 }
 
