@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod chain;
 pub mod cli;
 pub mod clock;
+pub mod escape;
 pub mod fold_cache;
 pub mod fsmonitor;
 pub mod history;

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use crate::chain::{AppHistory, Fate};
 use crate::clock::Timestamp;
+use crate::escape;
 use crate::history::{human_duration, replay, Deployment, Dora};
 use crate::ledger::RecordFile;
 use crate::record::{EvidenceResult, Kind, RecordId};
@@ -40,10 +41,6 @@ pub struct AppPart<'a> {
     pub until: Option<Timestamp>,
     pub policies: Policies<'a>,
     pub figures: Option<&'a Dora>,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A stable color per digest, so one digest reads the same in every lane.
@@ -97,12 +94,12 @@ pub fn head(input: &ReportHead) -> String {
             verification.violations.len()
         );
         for v in &verification.violations {
-            let _ = writeln!(html, "<div class=\"violation\">{}</div>", escape(&v.to_string()));
+            let _ = writeln!(html, "<div class=\"violation\">{}</div>", escape::html(&v.to_string()));
         }
     }
     for note in &verification.overrides {
         // The note reads "break-glass override: FILE (app@seq) entered ...".
-        let _ = writeln!(html, "<div class=\"warn\"><strong>{}</strong></div>", escape(&note.to_string()));
+        let _ = writeln!(html, "<div class=\"warn\"><strong>{}</strong></div>", escape::html(&note.to_string()));
     }
     html.push_str("<h2>Delivery figures (all apps)</h2>\n");
     html.push_str(&dora_table(overall));
@@ -125,7 +122,7 @@ pub fn app_section(part: &AppPart) -> Option<String> {
     let shown_records = shown(records, *since, *until);
     let app = &shown_records.first()?.record.app;
     let mut html = String::new();
-    let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape(app.as_str()));
+    let _ = writeln!(html, "<section class=\"app\"><h2>{}</h2>", escape::html(app.as_str()));
     let deployed: Vec<Deployment> = replay(records, *policies)
         .into_iter()
         .filter_map(|s| s.deployment)
@@ -150,7 +147,7 @@ fn dora_table(d: &Dora) -> String {
         .deployments
         .iter()
         .map(|(env, n)| {
-            format!("{} {n} ({}/day)", escape(env), d.deployments_per_day.get(env).copied().unwrap_or_default())
+            format!("{} {n} ({}/day)", escape::html(env), d.deployments_per_day.get(env).copied().unwrap_or_default())
         })
         .collect();
     format!(
@@ -203,7 +200,7 @@ fn timeline(environments: &[String], records: &[&RecordFile], deployed: &[Deploy
         let y = lane_y(lane);
         let _ = writeln!(svg, "<text x=\"8\" y=\"{}\" font-weight=\"600\">{}</text><line x1=\"{LEFT}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#e2e5ea\"/>",
             y + 20.0,
-            escape(lane),
+            escape::html(lane),
             y + LANE - 6.0,
             WIDTH - 10.0,
             y + LANE - 6.0
@@ -225,10 +222,10 @@ fn timeline(environments: &[String], records: &[&RecordFile], deployed: &[Deploy
         let breakglass = record.override_.is_some();
         let _ = writeln!(svg, "<g><title>{} {} {} {}{}</title><rect x=\"{x0:.1}\" y=\"{}\" width=\"{:.1}\" height=\"22\" rx=\"3\" fill=\"hsl({} 65% 78%)\" stroke=\"{}\" stroke-width=\"{}\"/>\
              <text x=\"{:.1}\" y=\"{}\">{}{}</text></g>",
-            escape(&record.label()),
+            escape::html(&record.label()),
             record.kind,
-            escape(&image.to_string()),
-            escape(&record.signatures.iter().map(|s| s.signer.as_str()).collect::<Vec<_>>().join(", ")),
+            escape::html(&image.to_string()),
+            escape::html(&record.signatures.iter().map(|s| s.signer.as_str()).collect::<Vec<_>>().join(", ")),
             if breakglass { " BREAK-GLASS" } else { "" },
             y + 6.0,
             (next - x0).max(2.0),
@@ -238,7 +235,7 @@ fn timeline(environments: &[String], records: &[&RecordFile], deployed: &[Deploy
             x0 + 3.0,
             y + 21.0,
             if record.kind == Kind::Rollback { "↺ " } else { "" },
-            escape(&label),
+            escape::html(&label),
         );
         // Where the digest first entered each lane: its path through the environments.
         let path = entries.entry(image.digest.to_string()).or_default();
@@ -263,10 +260,10 @@ fn timeline(environments: &[String], records: &[&RecordFile], deployed: &[Deploy
             "<circle cx=\"{:.1}\" cy=\"{}\" r=\"4\" fill=\"{color}\"><title>{} {} {} ({})</title></circle>",
             x(file.record.at),
             lane_y(file.record.env.as_str()) + 34.0,
-            escape(evidence.kind.as_str()),
+            escape::html(evidence.kind.as_str()),
             evidence.result,
             file.record.at,
-            escape(&file.record.label())
+            escape::html(&file.record.label())
         );
     }
     svg.push_str("</svg>\n");
@@ -293,25 +290,25 @@ fn record_table(shown: &[&RecordFile], records: &[&RecordFile], history: &AppHis
         let mut approvers: Vec<String> = signers.collect();
         approvers.extend(approvals.get(&file.id).into_iter().flatten().cloned());
         let images: Vec<String> =
-            record.images.iter().map(|i| format!("<code>{}</code>", escape(&i.to_string()))).collect();
+            record.images.iter().map(|i| format!("<code>{}</code>", escape::html(&i.to_string()))).collect();
         let fate = history.fate(file);
         let kind = match (&record.evidence, &fate) {
-            (Some(e), _) => format!("evidence: {} {}", escape(e.kind.as_str()), e.result),
-            (None, Some(Fate::Approves { record })) => format!("approval of {}", escape(record)),
+            (Some(e), _) => format!("evidence: {} {}", escape::html(e.kind.as_str()), e.result),
+            (None, Some(Fate::Approves { record })) => format!("approval of {}", escape::html(record)),
             (None, _) => record.kind.to_string(),
         };
         let mut note = match (&record.override_, &record.reason) {
             (Some(o), _) => {
                 let rules: Vec<String> = o.rules.iter().map(ToString::to_string).collect();
-                format!("<strong>BREAK-GLASS</strong> waives {}: {}", rules.join(", "), escape(&o.reason))
+                format!("<strong>BREAK-GLASS</strong> waives {}: {}", rules.join(", "), escape::html(&o.reason))
             }
-            (None, Some(reason)) => escape(reason),
+            (None, Some(reason)) => escape::html(reason),
             (None, None) => String::new(),
         };
         match &fate {
             Some(Fate::Pending) => note.push_str(" <strong>waiting for approval</strong>"),
             Some(Fate::Superseded { why }) => {
-                let _ = write!(note, " <strong>superseded</strong>: {}", escape(why));
+                let _ = write!(note, " <strong>superseded</strong>: {}", escape::html(why));
             }
             Some(Fate::TookEffect { at }) => {
                 let _ = write!(note, " took effect at {at}");
@@ -321,11 +318,11 @@ fn record_table(shown: &[&RecordFile], records: &[&RecordFile], history: &AppHis
         let _ = writeln!(table, "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{note}</td></tr>",
             if record.override_.is_some() { " class=\"breakglass\"" } else { "" },
             record.at,
-            escape(&record.label()),
-            escape(record.env.as_str()),
+            escape::html(&record.label()),
+            escape::html(record.env.as_str()),
             images.join("<br>"),
-            escape(&promoter),
-            escape(&approvers.join(", ")),
+            escape::html(&promoter),
+            escape::html(&approvers.join(", ")),
         );
     }
     table.push_str("</table>\n");

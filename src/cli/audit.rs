@@ -7,6 +7,7 @@ use super::util::{say, Context};
 use super::{CommandError, ExitKind, OutputFormat};
 use crate::audit::{audit, AuditOptions};
 use crate::clock::Span;
+use crate::escape;
 use crate::store::GitRepo;
 
 const EXIT_CODES: ExitCodes = &[
@@ -54,14 +55,14 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     let report = audit(&repo, &args.rev, &options)?;
     match args.format {
         OutputFormat::Json => {
-            let text = serde_json::to_string_pretty(&report)?;
+            let text = escape::json_pretty(&report)?;
             say!(context, "{text}");
         }
         OutputFormat::Text => {
             for f in &report.findings {
                 let level = if f.error { "error" } else { "warning" };
-                say!(
-                    context,
+                // Authors and file names come from whoever made the commits.
+                let line = format!(
                     "{level}: commit {} ({}, {}): {}: {}",
                     &f.commit[..12.min(f.commit.len())],
                     f.author,
@@ -69,6 +70,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
                     f.file,
                     f.message
                 );
+                say!(context, "{}", escape::terminal(&line));
             }
             for (label, landing) in &report.landed {
                 say!(

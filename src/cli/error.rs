@@ -5,6 +5,7 @@ use std::fmt;
 use crate::append::AppendError;
 use crate::audit::AuditError;
 use crate::clock::ClockError;
+use crate::escape;
 use crate::project::ProjectError;
 use crate::record::RecordError;
 use crate::sign::SignError;
@@ -154,9 +155,12 @@ impl<E: Into<CliError>> From<E> for CommandError {
 
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.error)?;
+        // An error may quote a record (a parse error names the bad value);
+        // its own line breaks (a list of refusals) are layout.
+        let lines: Vec<String> = self.error.to_string().split('\n').map(escape::terminal).collect();
+        write!(f, "error: {}", lines.join("\n"))?;
         for hint in &self.hints {
-            write!(f, "\nhint: {hint}")?;
+            write!(f, "\nhint: {}", escape::terminal(hint))?;
         }
         Ok(())
     }

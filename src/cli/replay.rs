@@ -8,6 +8,7 @@ use super::exit_codes::{self, ExitCodes};
 use super::util::{indent, parse_at, print_status, say, Context, PrettyArray};
 use super::{CliError, CommandError, ExitKind, OutputFormat};
 use crate::clock::Timestamp;
+use crate::escape;
 use crate::history::{Merged, Order, Replayer};
 use crate::ledger::Ledger;
 use crate::rules::Violation;
@@ -110,7 +111,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
                     verdict(&label)
                 );
                 for violation in by_record.get(label.as_str()).into_iter().flatten() {
-                    say!(context, "    {} (rule: {})", violation.message, violation.rule);
+                    say!(context, "    {} (rule: {})", escape::terminal(&violation.message), violation.rule);
                 }
             }
         }
@@ -125,7 +126,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         Some(array) => {
             array.finish(&mut context.out)?;
             // Through a Value, as json! took it: keys sorted.
-            let state = indent(&serde_json::to_string_pretty(&serde_json::to_value(&state)?)?, "  ");
+            let state = indent(&escape::json_pretty(&serde_json::to_value(&state)?)?, "  ");
             let until = serde_json::to_string(&until)?;
             say!(context, ",\n  \"state\": {state},\n  \"until\": {until}\n}}");
         }

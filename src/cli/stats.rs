@@ -5,6 +5,7 @@ use std::io::Write;
 use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind, OutputFormat, Window};
+use crate::escape;
 use crate::history::{dora_by_app, human_duration, Dora};
 use crate::ledger::Ledger;
 use crate::record::Name;
@@ -42,7 +43,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
             let apps: serde_json::Map<String, serde_json::Value> =
                 per_app.iter().map(|(app, d)| (app.to_string(), serde_json::to_value(d).unwrap_or_default())).collect();
             let value = serde_json::json!({"production": production, "overall": overall, "apps": apps});
-            let text = serde_json::to_string_pretty(&value)?;
+            let text = escape::json_pretty(&value)?;
             say!(context, "{text}");
         }
         OutputFormat::Text => {

@@ -6,6 +6,7 @@ use super::exit_codes::{self, ExitCodes};
 use super::util::{parse_at, print_status, say, Context};
 use super::{CommandError, ExitKind, OutputFormat};
 use crate::clock::Timestamp;
+use crate::escape;
 use crate::fold_cache::FoldCache;
 use crate::ledger::Ledger;
 
@@ -31,7 +32,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
     let status = crate::status::status(&ledger, cache.as_ref(), at)?;
     match args.format {
         OutputFormat::Json => {
-            let text = serde_json::to_string_pretty(&status)?;
+            let text = escape::json_pretty(&status)?;
             say!(context, "{text}");
         }
         OutputFormat::Text => print_status(context, &status)?,

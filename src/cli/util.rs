@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::{CliError, CommandError};
 use crate::append::{Applied, Change, Landed, PushOptions, Transaction, WriteOptions, Written};
 use crate::clock::{Clock, Timestamp};
+use crate::escape;
 use crate::record::{Kind, Name};
 use crate::sign::SigningKey;
 use crate::store::WorkTree;
@@ -91,7 +92,7 @@ impl PrettyArray {
 
     pub fn push(&mut self, out: &mut Output, element: &impl serde::Serialize) -> Result<(), CommandError> {
         let pad = "  ".repeat(self.depth + 1);
-        let text = indent(&serde_json::to_string_pretty(element)?, &pad);
+        let text = indent(&escape::json_pretty(element)?, &pad);
         let open = if self.empty { "[\n" } else { ",\n" };
         self.empty = false;
         write!(out, "{open}{pad}{text}").map_err(CliError::Output)?;
@@ -270,7 +271,7 @@ pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result
             context,
             "BREAK-GLASS: waives {} ({}); verify reports it as an override",
             rules.join(", "),
-            declared.reason
+            escape::terminal(&declared.reason)
         );
     }
     say!(context, "id {}", written.id);

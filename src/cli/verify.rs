@@ -5,6 +5,7 @@ use std::io::Write;
 use super::exit_codes::{self, ExitCodes};
 use super::util::{say, Context};
 use super::{CommandError, ExitKind};
+use crate::escape;
 use crate::ledger::Ledger;
 use crate::record::RecordId;
 use crate::store::{GitTree, IndexedWorkTree, Snapshot};
@@ -18,6 +19,8 @@ pub enum Format {
     Json,
     /// GitHub Actions workflow commands, so a pull request shows them inline.
     Github,
+    /// GitHub-flavored markdown, for a job summary ($GITHUB_STEP_SUMMARY) or a pull-request comment.
+    Markdown,
 }
 
 const EXIT_CODES: ExitCodes = &[
@@ -40,7 +43,8 @@ pub struct Args {
     /// Pin policy version 1 by its id (sha256:HEX); without it, the root is trusted on first use.
     #[arg(long, value_name = "ID")]
     pub trust: Option<RecordId>,
-    /// Text for people, JSON for scripts, or GitHub Actions annotations for a pull request.
+    /// Text for people, JSON for scripts, GitHub Actions annotations for a pull request, or markdown for a job
+    /// summary.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -83,6 +87,7 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         Format::Text => write_text(context, &report)?,
         Format::Json => write_json(context, &report)?,
         Format::Github => write_github(context, &report)?,
+        Format::Markdown => write_markdown(context, &report)?,
     }
     Ok(if report.holds() { ExitKind::Holds } else { ExitKind::RuleFailed })
 }
@@ -96,43 +101,59 @@ fn open_rev(context: &Context, rev: &str) -> Result<GitTree, CommandError> {
     })
 }
 
-fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError> {
-    for warning in &report.warnings {
-        say!(context, "warning: {warning}");
-    }
-    for note in &report.overrides {
-        say!(context, "warning: {note}");
-    }
-    for violation in &report.violations {
-        say!(context, "{violation}");
-    }
-    for pending in &report.pending {
-        say!(context, "{pending}");
-    }
+/// The report for people, a line a finding, as record content wrote it:
+/// each writer escapes the lines for where they go.
+fn text_lines(report: &Report) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.extend(report.warnings.iter().map(|warning| format!("warning: {warning}")));
+    lines.extend(report.overrides.iter().map(|note| format!("warning: {note}")));
+    lines.extend(report.violations.iter().map(ToString::to_string));
+    lines.extend(report.pending.iter().map(ToString::to_string));
+    let c = &report.counts;
+    let overrides = match report.overrides.len() {
+        0 => String::new(),
+        n => format!(" ({n} break-glass override{} reported above)", plural(n)),
+    };
+    let pending = match c.pending {
+        0 => String::new(),
+        n => format!("; {n} record{} pending approval (not a failure)", plural(n)),
+    };
+    let summary = counts_summary(report);
+    lines.push(if report.holds() {
+        format!("ok: {summary}: every rule holds{overrides}{pending}")
+    } else {
+        format!("FAILED: {summary}: {} violation(s){pending}", report.violations.len())
+    });
+    lines
+}
+
+/// What was checked: records (new or changed ones, against the base), apps, signatures, policy versions.
+fn counts_summary(report: &Report) -> String {
     let c = &report.counts;
     let what = match &report.base {
         Some(base) => format!("{} new or changed records against {base}", c.records),
         None => format!("{} records", c.records),
     };
-    let summary = format!(
+    format!(
         "{what} of {} apps, {} signatures, {} policy version{}",
         c.apps,
         c.signatures,
         c.policies,
-        if c.policies == 1 { "" } else { "s" }
-    );
-    let overrides = match report.overrides.len() {
-        0 => String::new(),
-        n => format!(" ({n} break-glass override{} reported above)", if n == 1 { "" } else { "s" }),
-    };
-    let pending = match c.pending {
-        0 => String::new(),
-        n => format!("; {n} record{} pending approval (not a failure)", if n == 1 { "" } else { "s" }),
-    };
-    if report.holds() {
-        say!(context, "ok: {summary}: every rule holds{overrides}{pending}");
+        plural(c.policies)
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
     } else {
-        say!(context, "FAILED: {summary}: {} violation(s){pending}", report.violations.len());
+        "s"
+    }
+}
+
+fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError> {
+    for line in text_lines(report) {
+        say!(context, "{}", escape::terminal(&line));
     }
     Ok(())
 }
@@ -147,40 +168,31 @@ fn write_json(context: &mut Context, report: &Report) -> Result<(), CommandError
         "warnings": report.warnings,
         "overrides": report.overrides,
     });
-    let text = serde_json::to_string_pretty(&value)?;
+    let text = escape::json_pretty(&value)?;
     say!(context, "{text}");
     Ok(())
 }
 
-/// Workflow-command values escape `%`, CR and LF; properties also `:` and `,`.
-fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
-}
-
-fn escape_property(text: &str) -> String {
-    escape_data(text).replace(':', "%3A").replace(',', "%2C")
-}
-
 fn write_github(context: &mut Context, report: &Report) -> Result<(), CommandError> {
     for warning in &report.warnings {
-        say!(context, "::warning title=gitops-ledger::{}", escape_data(warning));
+        say!(context, "::warning title=gitops-ledger::{}", escape::workflow_data(warning));
     }
     for note in &report.overrides {
         say!(
             context,
             "::warning file={},title={}::{}",
-            escape_property(&note.file),
-            escape_property(&format!("break-glass override ({})", note.record)),
-            escape_data(&note.to_string())
+            escape::workflow_property(&note.file),
+            escape::workflow_property(&format!("break-glass override ({})", note.record)),
+            escape::workflow_data(&note.to_string())
         );
     }
     for note in &report.pending {
         say!(
             context,
             "::notice file={},title={}::{}",
-            escape_property(&note.file),
-            escape_property(&format!("pending approval ({})", note.record)),
-            escape_data(&note.to_string())
+            escape::workflow_property(&note.file),
+            escape::workflow_property(&format!("pending approval ({})", note.record)),
+            escape::workflow_data(&note.to_string())
         );
     }
     for v in &report.violations {
@@ -191,10 +203,103 @@ fn write_github(context: &mut Context, report: &Report) -> Result<(), CommandErr
         say!(
             context,
             "::error file={},title={}::{}",
-            escape_property(&v.file),
-            escape_property(&title),
-            escape_data(&v.message)
+            escape::workflow_property(&v.file),
+            escape::workflow_property(&title),
+            escape::workflow_data(&v.message)
         );
     }
-    write_text(context, report)
+    // The summary follows as plain log lines, which must not read as commands either.
+    for line in text_lines(report) {
+        say!(context, "{}", escape::workflow_line(&line));
+    }
+    Ok(())
+}
+
+/// A job summary or pull-request comment: the verdict as a heading, what was
+/// checked, then a table each for violations, break-glass overrides and
+/// pending approvals, and the warnings. Every cell is escaped markdown, so a
+/// record's text shows as written and cannot add markup.
+fn write_markdown(context: &mut Context, report: &Report) -> Result<(), CommandError> {
+    let verdict = match (report.violations.len(), report.overrides.len()) {
+        (0, 0) => "every rule holds".to_string(),
+        (0, n) => format!("every rule holds, with {n} break-glass override{}", plural(n)),
+        (n, _) => format!("{n} violation{}", plural(n)),
+    };
+    say!(context, "### gitops-ledger: {verdict}");
+    let pending = match report.counts.pending {
+        0 => String::new(),
+        n => format!(", {n} pending"),
+    };
+    say!(context, "{}{pending}", escape::markdown(&counts_summary(report)));
+    if !report.violations.is_empty() {
+        write_table(
+            context,
+            None,
+            &["file", "record", "rule", "what is wrong"],
+            report.violations.iter().map(|v| {
+                vec![v.file.clone(), v.record.clone().unwrap_or_default(), v.rule.to_string(), v.message.clone()]
+            }),
+        )?;
+    }
+    if !report.overrides.is_empty() {
+        write_table(
+            context,
+            Some("Break-glass overrides"),
+            &["file", "record", "environment", "waives", "signed by", "reason"],
+            report.overrides.iter().map(|note| {
+                let rules: Vec<String> = note.rules.iter().map(ToString::to_string).collect();
+                vec![
+                    note.file.clone(),
+                    note.record.clone(),
+                    note.env.clone(),
+                    rules.join(", "),
+                    note.signers.join(", "),
+                    note.reason.clone(),
+                ]
+            }),
+        )?;
+    }
+    if !report.pending.is_empty() {
+        write_table(
+            context,
+            Some("Pending approvals (not failures)"),
+            &["file", "record", "environment", "signed by", "missing"],
+            report.pending.iter().map(|note| {
+                vec![
+                    note.file.clone(),
+                    note.record.clone(),
+                    note.env.clone(),
+                    note.signers.join(", "),
+                    note.missing.join("; "),
+                ]
+            }),
+        )?;
+    }
+    if !report.warnings.is_empty() {
+        say!(context, "\n#### Warnings\n");
+        for warning in &report.warnings {
+            say!(context, "- {}", escape::markdown(warning));
+        }
+    }
+    Ok(())
+}
+
+/// A markdown table after a blank line (and a heading, if given), every cell escaped.
+fn write_table(
+    context: &mut Context,
+    heading: Option<&str>,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<(), CommandError> {
+    say!(context, "");
+    if let Some(heading) = heading {
+        say!(context, "#### {heading}\n");
+    }
+    say!(context, "| {} |", header.join(" | "));
+    say!(context, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|cell| escape::markdown(cell)).collect();
+        say!(context, "| {} |", cells.join(" | "));
+    }
+    Ok(())
 }

@@ -351,6 +351,30 @@ impl TestRepo {
 }
 
 impl TestRepo {
+    /// Break-glass: alice and bob together may waive rules in production;
+    /// dev runs 'a'.
+    pub fn with_break_glass() -> Self {
+        let repo = TestRepo::new();
+        repo.init_policy(|policy| {
+            policy["break_glass"] = serde_json::json!({"signers": ["alice", "bob"], "threshold": 2})
+        });
+        repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
+        repo
+    }
+
+    /// `promote` of 'f' to production by alice, waiving provenance for
+    /// `override_reason`, with `extra` arguments; returns stdout.
+    pub fn hotfix(&self, override_reason: &str, extra: &[&str]) -> String {
+        let image = format!("ghcr.io/o/api@{}", digest('f'));
+        let key = self.key_str("alice");
+        let mut args = vec!["promote", "--app", "api", "--env", "production", "--image", &image];
+        args.extend(["--override-reason", override_reason, "--override-rule", "provenance", "--key", &key]);
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+}
+
+impl TestRepo {
     /// Writes record `forged.seq` of app `forged.app`, chained to the file before it, signed by `signers`.
     pub fn forge(&self, forged: Forged) -> String {
         use gitops_ledger::canonical::{record_id, record_message};

@@ -256,36 +256,10 @@ fn repo_frozen_with_rollback() -> TestRepo {
     repo
 }
 
-/// Break-glass: alice and bob together may waive rules in production.
-fn with_break_glass() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.init_policy(|policy| policy["break_glass"] = json!({"signers": ["alice", "bob"], "threshold": 2}));
-    repo.promote("dev", 'a', "ci", "2026-11-27T08:00:00Z");
-    repo
-}
-
-fn hotfix(repo: &TestRepo) -> String {
-    repo.ok(&[
-        "promote",
-        "--app",
-        "api",
-        "--env",
-        "production",
-        "--image",
-        &format!("ghcr.io/o/api@{}", digest('f')),
-        "--override-reason",
-        "CVE-2026-1234 exploited in the wild",
-        "--override-rule",
-        "provenance",
-        "--key",
-        &repo.key_str("alice"),
-    ])
-}
-
 #[test]
 fn a_break_glass_hotfix_with_two_break_glass_signatures_passes_and_is_reported() {
-    let repo = with_break_glass();
-    let out = hotfix(&repo);
+    let repo = TestRepo::with_break_glass();
+    let out = repo.hotfix("CVE-2026-1234 exploited in the wild", &[]);
     assert!(out.contains("BREAK-GLASS: waives provenance (CVE-2026-1234 exploited in the wild)"), "{out}");
     assert!(out.contains("production needs 1 more approval (threshold 2)"), "{out}");
     assert!(out.contains("break-glass needs 1 more approval (threshold 2)"), "{out}");
@@ -309,14 +283,14 @@ fn a_break_glass_hotfix_with_two_break_glass_signatures_passes_and_is_reported()
 
 #[test]
 fn a_break_glass_hotfix_with_one_break_glass_signature_stays_pending_naming_who_is_missing() {
-    let repo = with_break_glass();
-    hotfix(&repo);
+    let repo = TestRepo::with_break_glass();
+    repo.hotfix("CVE-2026-1234 exploited in the wild", &[]);
     repo.ok(&["approve", "api@2", "--key", &repo.key_str("carol")]);
     let out = repo.ok(&["verify"]);
     assert!(out.contains("(api@2): pending: break-glass needs 2 distinct signers of alice, bob, 1 more"), "{out}");
     assert!(!out.contains("pending: production"), "production's own threshold is met: {out}");
     // A waived rule is waived only where declared: soak was not.
-    let repo = with_break_glass();
+    let repo = TestRepo::with_break_glass();
     repo.ok(&["promote", "--app", "api", "--env", "staging", "--key", &repo.key_str("alice")]);
     let refused = repo.fails(
         1,
