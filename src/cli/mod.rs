@@ -37,7 +37,8 @@ use util::{Context, Output};
 #[derive(Debug, Parser)]
 #[command(
     name = "gitops-ledger",
-    version,
+    // The commit it was built from follows the version (build.rs).
+    version = concat!(env!("CARGO_PKG_VERSION"), env!("GITOPS_LEDGER_COMMIT")),
     about = "Signed, hash-chained record of GitOps environment promotions, kept in the config repo",
     long_about = "Signed, hash-chained record of GitOps environment promotions, kept in the config repo.\n\n\
         Exit codes: 0 everything holds (pending approvals are reported, not failures), \

@@ -17,6 +17,7 @@ mod fsmonitor;
 mod gates;
 mod hardening;
 mod history;
+mod install;
 mod interop;
 mod pr_check;
 mod projection;
