@@ -9,12 +9,14 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod approve;
 mod audit;
+mod completions;
 mod error;
 mod evidence;
 mod exit_codes;
 mod init;
 mod keygen;
 mod log;
+mod man;
 mod policy;
 mod project;
 mod promote;
@@ -70,6 +72,8 @@ pub enum Command {
     Audit(audit::Args),
     Report(report::Args),
     Verify(verify::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 /// `--format` of the read-side commands.
@@ -127,6 +131,8 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Audit(args) => audit::run(&mut context, args),
         Command::Report(args) => report::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
+        Command::Completions(args) => completions::run(&mut context, args),
+        Command::Man(args) => man::run(&mut context, args),
     }?;
     context.out.flush().map_err(CliError::Output)?;
     Ok(kind)
