@@ -19,6 +19,7 @@ mod hardening;
 mod history;
 mod install;
 mod interop;
+mod package;
 mod pr_check;
 mod projection;
 mod promote_flow;
