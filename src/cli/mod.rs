@@ -9,12 +9,14 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod approve;
 mod audit;
+mod completions;
 mod error;
 mod evidence;
 mod exit_codes;
 mod init;
 mod keygen;
 mod log;
+mod man;
 mod policy;
 mod project;
 mod promote;
@@ -37,7 +39,8 @@ use util::{Context, Output};
 #[derive(Debug, Parser)]
 #[command(
     name = "gitops-ledger",
-    version,
+    // The commit it was built from follows the version (build.rs).
+    version = concat!(env!("CARGO_PKG_VERSION"), env!("GITOPS_LEDGER_COMMIT")),
     about = "Signed, hash-chained record of GitOps environment promotions, kept in the config repo",
     long_about = "Signed, hash-chained record of GitOps environment promotions, kept in the config repo.\n\n\
         Exit codes: 0 everything holds (pending approvals are reported, not failures), \
@@ -69,6 +72,8 @@ pub enum Command {
     Audit(audit::Args),
     Report(report::Args),
     Verify(verify::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 /// `--format` of the read-side commands.
@@ -126,6 +131,8 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Audit(args) => audit::run(&mut context, args),
         Command::Report(args) => report::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
+        Command::Completions(args) => completions::run(&mut context, args),
+        Command::Man(args) => man::run(&mut context, args),
     }?;
     context.out.flush().map_err(CliError::Output)?;
     Ok(kind)

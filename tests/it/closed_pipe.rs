@@ -92,3 +92,15 @@ fn log_json_and_replay_into_a_closed_pipe_exit_0_quietly() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
     }
 }
+
+/// The completion script and the man page are printed whole; a reader that
+/// closes early (`gitops-ledger man | head`) gets no error either.
+#[test]
+fn completions_and_man_into_a_closed_pipe_exit_0_quietly() {
+    let repo = TestRepo::new();
+    for args in [&["completions", "bash"][..], &["man"]] {
+        let out = run_into_closed_pipe(&repo, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}

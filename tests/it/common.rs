@@ -144,6 +144,23 @@ impl TestRepo {
         cmd
     }
 
+    /// `bash -c script` in the environment of [`TestRepo::process`], with the
+    /// binary's directory first on PATH: `gitops-ledger` as an installed command.
+    pub fn bash(&self, script: &str) -> Output {
+        let binary = self.process();
+        let mut bash = std::process::Command::new("bash");
+        bash.args(["--noprofile", "--norc", "-c", script]).env_clear().current_dir(&self.root);
+        for (key, value) in binary.get_envs() {
+            if let Some(value) = value {
+                bash.env(key, value);
+            }
+        }
+        let installed = Path::new(binary.get_program()).parent().unwrap().to_path_buf();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        bash.env("PATH", std::env::join_paths(std::iter::once(installed).chain(std::env::split_paths(&path))).unwrap());
+        bash.output().unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
     }
@@ -510,6 +527,7 @@ fn install_hint(tool: &str) -> &'static str {
         "chromium" => "apt-get install chromium",
         "ssh-keygen" | "ssh-agent" | "ssh-add" => "apt-get install openssh-client",
         "watchman" => "apt-get install watchman",
+        "groff" => "apt-get install groff-base",
         "kubectl" => {
             "install kubectl with kustomize v5 from the Kubernetes packages, https://kubernetes.io/docs/tasks/tools/"
         }

@@ -414,6 +414,25 @@ const SCENARIOS: &[Scenario] = &[
         says: "no-such-branch",
         setup: || run(promoted(), &["verify", "--rev", "no-such-branch"]),
     },
+    Scenario {
+        command: "completions",
+        code: 0,
+        says: "complete -F _gitops__ledger",
+        setup: || run(TestRepo::new(), &["completions", "bash"]),
+    },
+    Scenario {
+        command: "completions",
+        code: 2,
+        says: "invalid value 'tcsh'",
+        setup: || run(TestRepo::new(), &["completions", "tcsh"]),
+    },
+    Scenario { command: "man", code: 0, says: ".TH gitops-ledger 1", setup: || run(TestRepo::new(), &["man"]) },
+    Scenario {
+        command: "man",
+        code: 2,
+        says: "unexpected argument 'promote'",
+        setup: || run(TestRepo::new(), &["man", "promote"]),
+    },
 ];
 
 /// Runs one scenario; what went wrong, if anything.
