@@ -271,3 +271,35 @@ fn the_verify_step_needs_the_trust_input() {
         text(&out)
     );
 }
+
+#[test]
+fn docs_ci_shows_the_linted_example_workflow_verbatim() {
+    let docs = std::fs::read_to_string(project_dir().join("docs/ci.md")).unwrap();
+    let example = std::fs::read_to_string(project_dir().join("docs/examples/ledger.yml")).unwrap();
+    assert!(
+        docs.contains(&format!("```yaml\n{example}```\n")),
+        "docs/ci.md must show docs/examples/ledger.yml as it is"
+    );
+    let step = "      - uses: gitops-ledger/gitops-ledger@v0.1.0\n        with:\n          trust: ${{ vars.GITOPS_LEDGER_TRUST }}\n";
+    assert!(example.contains(step) && docs.contains(&format!("```yaml\n{step}```\n")), "the three-line step");
+}
+
+#[test]
+fn the_manual_install_in_docs_ci_installs_the_checked_binary() {
+    let docs = std::fs::read_to_string(project_dir().join("docs/ci.md")).unwrap();
+    let section = &docs[docs.find("### Release archives").unwrap()..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+    let release = "https://github.com/gitops-ledger/gitops-ledger/releases/download/v0.1.0";
+    assert!(script.contains(release) && script.contains("/usr/local/bin/"), "{script}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("bin")).unwrap();
+    let script = script
+        .replace(release, &file_url(release_dir()))
+        .replace("/usr/local/bin/", &format!("{}/", dir.path().join("bin").display()));
+    let out = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).current_dir(dir.path()).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{script}\n{stdout}{stderr}");
+    assert_eq!(stdout, format!("{ARCHIVE}: OK\n"));
+    assert!(dir.path().join("bin/gitops-ledger").is_file());
+}
