@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use crate::common::TestRepo;
+use crate::common::{tool_available, TestRepo};
 
 /// The release tag of the local release.
 const VERSION: &str = "v0.1.0";
@@ -270,6 +270,78 @@ fn the_verify_step_needs_the_trust_input() {
         "{:?}",
         text(&out)
     );
+}
+
+/// Where the pre-commit test keeps what may outlive it: cargo's build
+/// (CARGO_TARGET_DIR), pre-commit's cache, and the hook repo. A cold run
+/// builds the crate in release mode inside pre-commit (many minutes on two
+/// busy cores); a later run with the same HEAD reuses pre-commit's installed
+/// hook, and one at a new HEAD rebuilds only this crate.
+fn hooks_dir() -> PathBuf {
+    project_dir().join("target/hooks")
+}
+
+/// A git repo holding the project at HEAD with the work tree's
+/// .pre-commit-hooks.yaml committed (pre-commit try-repo reads committed files
+/// only), at a fixed path and with fixed dates, so the same HEAD gives the
+/// same hook repo and pre-commit's cache is reused.
+fn hook_repo(repo: &TestRepo) -> PathBuf {
+    let hooks = hooks_dir().join("repo");
+    if hooks.exists() {
+        std::fs::remove_dir_all(&hooks).unwrap();
+    }
+    std::fs::create_dir_all(hooks_dir()).unwrap();
+    repo.git_in(&hooks_dir(), &["clone", "-q", &project_dir().display().to_string(), "repo"]);
+    std::fs::copy(project_dir().join(".pre-commit-hooks.yaml"), hooks.join(".pre-commit-hooks.yaml")).unwrap();
+    repo.git_in(&hooks, &["add", ".pre-commit-hooks.yaml"]);
+    let identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"];
+    repo.git_in(&hooks, &[&identity[..], &["commit", "-q", "--allow-empty", "-m", "hooks"]].concat());
+    hooks
+}
+
+/// `pre-commit try-repo <hooks> <hook> --all-files` in `repo`; cargo and
+/// rustup are found where they are, and cargo builds into target/hooks.
+fn try_hook(repo: &TestRepo, hooks: &Path, hook: &str) -> Output {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let mut cmd = repo.hermetic("pre-commit");
+    cmd.args(["try-repo", &hooks.display().to_string(), hook, "--all-files"])
+        .env("PRE_COMMIT_HOME", hooks_dir().join("pre-commit"))
+        .env("RUSTUP_HOME", std::env::var_os("RUSTUP_HOME").unwrap_or_else(|| home.join(".rustup").into()))
+        .env("CARGO_HOME", std::env::var_os("CARGO_HOME").unwrap_or_else(|| home.join(".cargo").into()))
+        .env("CARGO_TARGET_DIR", hooks_dir());
+    // pyenv's shims (where pip put pre-commit) find their Python through these.
+    for var in ["PYENV_ROOT", "PYENV_VERSION"] {
+        if let Some(value) = std::env::var_os(var) {
+            cmd.env(var, value);
+        }
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn pre_commit_runs_the_hooks_failing_a_deleted_landed_record_and_passing_a_valid_ledger() {
+    if !tool_available("pre-commit", "pre-commit try-repo with .pre-commit-hooks.yaml") {
+        return;
+    }
+    let valid = TestRepo::landed_at_base();
+    let hooks = hook_repo(&valid);
+
+    for hook in ["gitops-ledger-verify", "gitops-ledger-project-check"] {
+        let out = try_hook(&valid, &hooks, hook);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{hook}: {stdout}{stderr}");
+        assert!(stdout.contains("Passed"), "{hook}: {stdout}");
+    }
+
+    let broken = TestRepo::landed_at_base();
+    broken.git(&["rm", "-q", "promotions/apps/api/00000002.json"]);
+    broken.git(&["commit", "-q", "-m", "drop staging"]);
+    let out = try_hook(&broken, &hooks, "gitops-ledger-verify");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("gitops-ledger verify") && stdout.contains("Failed"), "{stdout}");
+    assert!(stdout.contains("- exit code: 1"), "{stdout}");
+    assert!(stdout.contains("promotions/apps/api/00000003.json"), "{stdout}");
 }
 
 #[test]
