@@ -129,7 +129,13 @@ impl TestRepo {
 
     /// [`TestRepo::cmd`] as a plain process, to run several at once.
     pub fn process(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("gitops-ledger"));
+        self.hermetic(assert_cmd::cargo::cargo_bin("gitops-ledger"))
+    }
+
+    /// `program` run as [`TestRepo::process`] runs the binary: in the repo,
+    /// with only PATH and the hermetic git and clock settings in its environment.
+    pub fn hermetic(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.keys.parent().unwrap())
@@ -159,6 +165,13 @@ impl TestRepo {
         let path = std::env::var_os("PATH").unwrap_or_default();
         bash.env("PATH", std::env::join_paths(std::iter::once(installed).chain(std::env::split_paths(&path))).unwrap());
         bash.output().unwrap()
+    }
+
+    /// The id of policy version 1 to pin with `--trust`, as an unpinned
+    /// `verify` names it in its trust-on-first-use warning.
+    pub fn trust_anchor(&self) -> String {
+        let json: Value = serde_json::from_str(&self.ok(&["verify", "--format", "json"])).unwrap();
+        json["warnings"][0].as_str().unwrap().rsplit(' ').next().unwrap().to_string()
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -528,6 +541,7 @@ fn install_hint(tool: &str) -> &'static str {
         "ssh-keygen" | "ssh-agent" | "ssh-add" => "apt-get install openssh-client",
         "watchman" => "apt-get install watchman",
         "groff" => "apt-get install groff-base",
+        "pre-commit" => "pip install pre-commit",
         "kubectl" => {
             "install kubectl with kustomize v5 from the Kubernetes packages, https://kubernetes.io/docs/tasks/tools/"
         }

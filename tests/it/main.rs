@@ -4,6 +4,7 @@
 
 mod common;
 
+mod action;
 mod agent;
 mod approvals;
 mod audit;

@@ -34,6 +34,7 @@ fn the_package_holds_the_sources_schemas_docs_and_licence_only() {
     docs/audit.md
     docs/ci.md
     docs/cli.md
+    docs/examples/ledger.yml
     docs/format.md
     docs/policy.md
     docs/pushing.md

@@ -146,9 +146,7 @@ fn attacker_replaces_policy_one(repo: &TestRepo) {
 #[test]
 fn replacing_policy_one_fails_even_when_every_signature_checks() {
     let repo = TestRepo::landed_at_base();
-    let pin = repo.ok(&["verify", "--format", "json"]);
-    let pin: serde_json::Value = serde_json::from_str(&pin).unwrap();
-    let trust = pin["warnings"][0].as_str().unwrap().rsplit(' ').next().unwrap().to_string();
+    let trust = repo.trust_anchor();
     attacker_replaces_policy_one(&repo);
     commit(&repo, "new root");
     let out = repo.fails(1, &["verify", "--rev", "HEAD", "--base", "base", "--trust", &trust]);
@@ -162,10 +160,7 @@ fn replacing_policy_one_fails_even_when_every_signature_checks() {
 #[test]
 fn re_signing_the_whole_history_under_a_new_root_fails() {
     let repo = TestRepo::landed_at_base();
-    let trust = {
-        let json: serde_json::Value = serde_json::from_str(&repo.ok(&["verify", "--format", "json"])).unwrap();
-        json["warnings"][0].as_str().unwrap().rsplit(' ').next().unwrap().to_string()
-    };
+    let trust = repo.trust_anchor();
     attacker_replaces_policy_one(&repo);
     // Rewrite the chain: every record re-made and signed by the attacker's key.
     for seq in 1..=3 {
