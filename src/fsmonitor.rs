@@ -136,6 +136,8 @@ impl Changed {
     pub fn touches(&self, dir: &str) -> bool {
         match self {
             Changed::Everything => true,
+            // The work tree's root holds every reported path.
+            Changed::Paths { reported, .. } if dir.is_empty() => !reported.is_empty(),
             Changed::Paths { reported, under } => {
                 if under.contains(dir) {
                     return true;
@@ -252,6 +254,7 @@ mod tests {
         assert!(!changed.touches("promotions/apps/api"));
         assert!(!changed.touches("promotions/apps/we"));
         assert!(!changed.touches("promotions/policies"));
+        assert!(changed.touches(""), "the work tree's root holds every path");
 
         let changed = answer(b"c:1\0promotions/apps/\0").changed;
         assert!(changed.touches("promotions/apps/api"));
@@ -262,6 +265,7 @@ mod tests {
     fn a_path_starting_with_a_slash_means_everything_and_no_token_is_no_answer() {
         assert!(matches!(answer(b"c:1\0/c:2\0a\0").changed, Changed::Everything));
         assert!(!answer(b"c:1\0").changed.touches("x"));
+        assert!(!answer(b"c:1\0").changed.touches(""));
         assert!(Answer::parse(b"").is_none());
         assert!(Answer::parse(b"c:1").is_none());
         assert!(Answer::parse(b"\0a\0").is_none());

@@ -387,8 +387,13 @@ impl<'t> IndexedWorkTree<'t> {
         known.save(&watched.git_dir, &watched.monitor);
     }
 
+    /// `path` (config-repo-relative) as the monitor names it: relative to
+    /// the repository's work tree, without a trailing `/`.
     fn repo_path(&self, path: &str) -> String {
-        format!("{}{path}", self.prefix)
+        match path {
+            "" => self.prefix.trim_end_matches('/').to_string(),
+            _ => format!("{}{path}", self.prefix),
+        }
     }
 
     /// The tree id of `dir` (config-repo-relative) the monitor vouches for.
