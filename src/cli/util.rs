@@ -232,7 +232,7 @@ pub(crate) fn report_applied<T>(context: &mut Context, applied: &Applied<T>) -> 
         Some((remote, rebuilds)) => say!(
             context,
             "pushed to {remote}, made again on its new tip {rebuilds} time{} (others pushed first)",
-            if *rebuilds == 1 { "" } else { "s" }
+            plural(*rebuilds)
         ),
         None => {}
     }
@@ -284,7 +284,7 @@ pub(crate) fn report_written(context: &mut Context, written: &Written) -> Result
             "{} needs {} more approval{} (threshold {}): gitops-ledger approve {approved} --key FILE",
             pending.what,
             pending.missing,
-            if pending.missing == 1 { "" } else { "s" },
+            plural(pending.missing),
             pending.threshold,
         );
     }
@@ -340,4 +340,13 @@ pub(crate) fn print_status(context: &mut Context, status: &crate::status::Status
         );
     }
     Ok(())
+}
+
+/// The `s` of a plural noun after a count.
+pub(crate) fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) {
+        ""
+    } else {
+        "s"
+    }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::exit_codes::{self, ExitCodes};
-use super::util::{say, Context};
+use super::util::{plural, say, Context};
 use super::{CommandError, ExitKind};
 use crate::escape;
 use crate::ledger::Ledger;
@@ -141,14 +141,6 @@ fn counts_summary(report: &Report) -> String {
         c.policies,
         plural(c.policies)
     )
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 fn write_text(context: &mut Context, report: &Report) -> Result<(), CommandError> {
