@@ -105,18 +105,24 @@ fn hash_blob(tree: &(impl Snapshot + ?Sized), path: &str, limit: u64) -> Result<
         .map_err(|e| StoreError::GitSetup(format!("hashing {path}: {e}")))
 }
 
-/// Writes a cache file atomically (a temp file beside it, renamed over it),
-/// or not at all: a cache that cannot be written is work done again.
-pub(crate) fn persist_best_effort(path: &Path, bytes: &[u8]) {
-    let write = || -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-        temp.write_all(bytes)?;
-        temp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+/// Writes a file atomically (a temp file beside it, renamed over it): a
+/// reader sees the old content or the new, never part of it.
+pub(crate) fn persist(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     };
-    let _ = write();
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// [`persist`] for a cache file, or nothing: a cache that cannot be
+/// written is work done again.
+pub(crate) fn persist_best_effort(path: &Path, bytes: &[u8]) {
+    let _ = persist(path, bytes);
 }
 
 /// The config repo's work tree.

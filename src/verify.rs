@@ -180,6 +180,39 @@ pub fn verify(
     Ok(report(ledger, options, now, per_app))
 }
 
+/// What checking the policies and one app's chain found: all `attest`
+/// vouches for, so other apps' problems do not block it.
+#[derive(Clone, Debug)]
+pub struct AppCheck {
+    pub violations: Vec<Violation>,
+    /// The app folded: what each environment runs.
+    pub view: AppView,
+    pub warnings: Vec<String>,
+}
+
+/// The policy rules and every record rule of `chain`, without the other
+/// apps or the projection.
+pub fn verify_app(ledger: &Ledger, chain: &Chain, options: &VerifyOptions, now: Timestamp) -> AppCheck {
+    let mut violations = ledger.policy_violations(now, options.trust.as_ref());
+    let verdict = check_chain(chain, ledger.policies(), now);
+    violations.extend(verdict.violations);
+    let mut warnings: Vec<String> = trust_warning(ledger, options).into_iter().collect();
+    warnings.extend(verdict.overrides.iter().map(ToString::to_string));
+    AppCheck { violations, view: verdict.state, warnings }
+}
+
+/// Without `--trust`, policy version 1 is trusted on first use: say so.
+fn trust_warning(ledger: &Ledger, options: &VerifyOptions) -> Option<String> {
+    if options.trust.is_some() {
+        return None;
+    }
+    let first = ledger.policy_files().first()?;
+    Some(format!(
+        "policy version 1 ({}) was trusted on first use: nothing pins it, so a rewritten history with a new root would also pass; pin it with --trust {}",
+        first.path, first.id
+    ))
+}
+
 /// Every record rule over one chain, and its fold for projection.
 fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict {
     let records: Vec<&RecordFile> = chain.records.iter().collect();
@@ -204,15 +237,7 @@ fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict 
 fn report(ledger: &Ledger, options: &VerifyOptions, now: Timestamp, per_app: Vec<AppVerdict>) -> Report {
     let mut violations = ledger.policy_violations(now, options.trust.as_ref());
     violations.extend(ledger.layout_problems().iter().cloned());
-    let mut warnings = Vec::new();
-    if options.trust.is_none() {
-        if let Some(first) = ledger.policy_files().first() {
-            warnings.push(format!(
-                "policy version 1 ({}) was trusted on first use: nothing pins it, so a rewritten history with a new root would also pass; pin it with --trust {}",
-                first.path, first.id
-            ));
-        }
-    }
+    let warnings = trust_warning(ledger, options).into_iter().collect();
     let mut counts = Counts { policies: ledger.policy_files().len(), apps: ledger.apps().len(), ..Counts::default() };
     let mut states = Vec::with_capacity(per_app.len());
     let mut overrides = Vec::new();

@@ -136,24 +136,31 @@ impl SigningArgs {
     /// Like ssh-keygen, it warns about a private key others can read; unlike
     /// ssh-keygen it still signs, since CI secrets are often mounted 0644.
     pub fn load_key(&self) -> Result<SigningKey, CommandError> {
-        let path = &self.key;
-        let key = SigningKey::load(path, SigningKey::passphrase_from_env())?;
-        // A public key file is meant to be readable; only a private one is a secret.
-        #[cfg(unix)]
-        if key.agent_socket().is_none() {
-            use std::os::unix::fs::PermissionsExt;
-            if let Ok(meta) = std::fs::metadata(path) {
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    eprintln!(
-                        "warning: private key {} is readable by others (mode {mode:04o}); run chmod 600 on it",
-                        path.display()
-                    );
-                }
+        load_key(&self.key)
+    }
+}
+
+/// Loads a `--key` file with the passphrase from the environment, if any
+/// (or, for a public key, finds the agent holding it). Like ssh-keygen, it
+/// warns about a private key others can read; unlike ssh-keygen it still
+/// signs, since CI secrets are often mounted 0644.
+pub fn load_key(path: &Path) -> Result<SigningKey, CommandError> {
+    let key = SigningKey::load(path, SigningKey::passphrase_from_env())?;
+    // A public key file is meant to be readable; only a private one is a secret.
+    #[cfg(unix)]
+    if key.agent_socket().is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                eprintln!(
+                    "warning: private key {} is readable by others (mode {mode:04o}); run chmod 600 on it",
+                    path.display()
+                );
             }
         }
-        Ok(key)
     }
+    Ok(key)
 }
 
 /// `--no-project` and the commit and push flags, as every command that appends a record takes them.

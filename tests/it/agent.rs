@@ -2,72 +2,11 @@
 //! `gpg.format ssh`): no private key on disk, the same signatures, and plain
 //! errors when there is no agent or it lacks the key.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
 
-use crate::common::{digest, independent_message, succeeded, tool_available, TestRepo};
+use crate::common::{agent_tools, digest, independent_message, succeeded, Agent, TestRepo};
 use crate::interop::ssh_keygen_verify;
-
-/// A real `ssh-agent` on a socket of its own, ended when dropped.
-struct Agent {
-    child: Child,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Agent {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("agent.sock");
-        // -D keeps the agent in the foreground: the child is the agent itself,
-        // so Drop ends exactly it.
-        let child = Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&socket)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let agent = Agent { child, socket, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !agent.socket.exists() {
-            assert!(Instant::now() < deadline, "ssh-agent made no socket at {} in 10 s", agent.socket.display());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        agent
-    }
-
-    /// `ssh-add FILE`, as a user would.
-    fn add(&self, private: &Path) {
-        let out = Command::new("ssh-add")
-            .arg(private)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("SSH_AUTH_SOCK", &self.socket)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "ssh-add {}: {}", private.display(), String::from_utf8_lossy(&out.stderr));
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether the OpenSSH programs these tests run are here (fails instead
-/// when GITOPS_LEDGER_REQUIRE_TOOLS=1).
-fn agent_tools(purpose: &str) -> bool {
-    ["ssh-agent", "ssh-add", "ssh-keygen"].iter().all(|tool| tool_available(tool, purpose))
-}
 
 fn run(repo: &TestRepo, agent: Option<&Path>, args: &[&str]) -> Output {
     let mut cmd = repo.cmd();
@@ -165,7 +104,7 @@ fn an_agent_without_the_key_exits_2_naming_its_fingerprint() {
     insta::assert_snapshot!(stderr, @"error: the ssh-agent at [AGENT]/agent.sock does not hold the private half of [TMP]/keys/ci.pub (SHA256:r/5AtitGXS9Zbtso2MaSXeM/4Ydp06jIaDlNhE6yy/U); add it: `ssh-add [TMP]/keys/ci`");
 
     // The fingerprint is the one OpenSSH shows for the key.
-    let listed = Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f", &key]).output().unwrap();
+    let listed = std::process::Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f", &key]).output().unwrap();
     let fingerprint = String::from_utf8(listed.stdout).unwrap().split_whitespace().nth(1).unwrap().to_string();
     assert!(stderr.contains(&format!("({fingerprint})")), "{fingerprint} not in:\n{stderr}");
 }

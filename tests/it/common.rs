@@ -579,3 +579,67 @@ fn probe(tool: &str, args: &[&str]) -> Result<String, String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// A real `ssh-agent` on a socket of its own, ended when dropped.
+pub struct Agent {
+    child: std::process::Child,
+    pub socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        // -D keeps the agent in the foreground: the child is the agent itself,
+        // so Drop ends exactly it.
+        let child = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent = Agent { child, socket, _dir: dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !agent.socket.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ssh-agent made no socket at {} in 10 s",
+                agent.socket.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        agent
+    }
+
+    /// `ssh-add FILE`, as a user would.
+    pub fn add(&self, private: &Path) {
+        let out = std::process::Command::new("ssh-add")
+            .arg(private)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ssh-add {}: {}", private.display(), String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the OpenSSH programs these tests run are here (fails instead
+/// when GITOPS_LEDGER_REQUIRE_TOOLS=1).
+pub fn agent_tools(purpose: &str) -> bool {
+    ["ssh-agent", "ssh-add", "ssh-keygen"].iter().all(|tool| tool_available(tool, purpose))
+}
