@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod append;
+pub mod attest;
 pub mod audit;
 pub mod canonical;
 pub mod chain;

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::append::AppendError;
+use crate::attest::AttestError;
 use crate::audit::AuditError;
 use crate::clock::ClockError;
 use crate::escape;
@@ -47,6 +48,8 @@ pub enum CliError {
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
+    Attest(#[from] AttestError),
+    #[error(transparent)]
     Project(#[from] ProjectError),
     #[error(transparent)]
     Record(#[from] RecordError),
@@ -72,6 +75,7 @@ impl CliError {
             CliError::Append(err) => append_exit_kind(err),
             CliError::Store(err) => store_exit_kind(err),
             CliError::Project(err) => project_exit_kind(err),
+            CliError::Attest(err) => attest_exit_kind(err),
             // A ledger file (or a record about to be written) outside its schema.
             CliError::Record(_) => ExitKind::RuleFailed,
             CliError::Sign(_)
@@ -104,6 +108,21 @@ fn append_exit_kind(err: &AppendError) -> ExitKind {
         | AppendError::Canonical(_)
         | AppendError::Remote(_)
         | AppendError::NotPushed { .. } => ExitKind::Usage,
+    }
+}
+
+fn attest_exit_kind(err: &AttestError) -> ExitKind {
+    match err {
+        // Refused with nothing written: the ledger does not vouch for what runs.
+        AttestError::Failed { .. }
+        | AttestError::BreakGlass { .. }
+        | AttestError::NoPolicy
+        | AttestError::NothingRuns { .. } => ExitKind::RuleFailed,
+        AttestError::Store(err) => store_exit_kind(err),
+        AttestError::Sign(_)
+        | AttestError::Json(_)
+        | AttestError::UnknownApp { .. }
+        | AttestError::UnknownEnv { .. } => ExitKind::Usage,
     }
 }
 

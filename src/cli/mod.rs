@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod approve;
+mod attest;
 mod audit;
 mod completions;
 mod error;
@@ -72,6 +73,7 @@ pub enum Command {
     Audit(audit::Args),
     Report(report::Args),
     Verify(verify::Args),
+    Attest(attest::Args),
     Completions(completions::Args),
     Man(man::Args),
 }
@@ -131,6 +133,7 @@ fn execute(cli: Cli) -> Result<ExitKind, CommandError> {
         Command::Audit(args) => audit::run(&mut context, args),
         Command::Report(args) => report::run(&mut context, args),
         Command::Verify(args) => verify::run(&mut context, args),
+        Command::Attest(args) => attest::run(&mut context, args),
         Command::Completions(args) => completions::run(&mut context, args),
         Command::Man(args) => man::run(&mut context, args),
     }?;

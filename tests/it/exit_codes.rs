@@ -273,6 +273,24 @@ const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
+        command: "attest",
+        code: 0,
+        says: "GITOPS_LEDGER_ENV_DEV",
+        setup: || run(promoted(), &["attest", "--app", "api", "--env", "dev", "--predicate-only"]),
+    },
+    Scenario {
+        command: "attest",
+        code: 1,
+        says: "production runs nothing of api yet",
+        setup: || run(promoted(), &["attest", "--app", "api", "--env", "production", "--predicate-only"]),
+    },
+    Scenario {
+        command: "attest",
+        code: 2,
+        says: "is not an environment of the newest policy",
+        setup: || run(promoted(), &["attest", "--app", "api", "--env", "qa", "--predicate-only"]),
+    },
+    Scenario {
         command: "evidence",
         code: 0,
         says: "smoke-test pass for what dev runs",

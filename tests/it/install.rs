@@ -152,6 +152,7 @@ fn the_man_page_has_a_section_for_every_command_and_renders_without_warnings() {
     .SH "GITOPS-LEDGER AUDIT"
     .SH "GITOPS-LEDGER REPORT"
     .SH "GITOPS-LEDGER VERIFY"
+    .SH "GITOPS-LEDGER ATTEST"
     .SH "GITOPS-LEDGER COMPLETIONS"
     .SH "GITOPS-LEDGER MAN"
     .SH VERSION

@@ -7,6 +7,7 @@ mod common;
 mod action;
 mod agent;
 mod approvals;
+mod attest;
 mod attest_docs;
 mod audit;
 mod cli_help;

@@ -31,6 +31,7 @@ fn the_package_holds_the_sources_schemas_docs_and_licence_only() {
     build/commit.rs
     build.rs
     docs/adopting.md
+    docs/attest.md
     docs/audit.md
     docs/ci.md
     docs/cli.md
@@ -45,10 +46,12 @@ fn the_package_holds_the_sources_schemas_docs_and_licence_only() {
     schema/versions.v1.json
     src/append/mod.rs
     src/append/transaction.rs
+    src/attest.rs
     src/audit.rs
     src/canonical.rs
     src/chain.rs
     src/cli/approve.rs
+    src/cli/attest.rs
     src/cli/audit.rs
     src/cli/completions.rs
     src/cli/error.rs
