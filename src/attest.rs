@@ -8,10 +8,12 @@
 use serde::Serialize;
 use ssh_encoding::base64::{Base64, Encoding};
 
-use crate::chain::ImageState;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::chain::{AppHistory, ImageState, Outcome};
 use crate::clock::Timestamp;
 use crate::ledger::{Ledger, RecordFile};
-use crate::record::{ImageName, Name};
+use crate::record::{Digest, ImageName, Name, RecordId};
 use crate::rules::Violation;
 use crate::sign::{SignError, SigningKey};
 use crate::store::StoreError;
@@ -33,38 +35,26 @@ pub enum AttestError {
     Sign(#[from] SignError),
     #[error("cannot encode the statement: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("refused, nothing written: there is no policy yet (run `gitops-ledger init`, then `policy sign`)")]
+    #[error("there is no policy yet: run `gitops-ledger init`, then `policy sign`")]
     NoPolicy,
-    #[error("no app `{app}` under promotions/apps/ (apps: {known}); there is nothing to attest")]
+    #[error("no app `{app}` under promotions/apps/ ({known}); there is nothing to attest")]
     UnknownApp { app: Name, known: String },
     #[error("`{env}` is not an environment of the newest policy (environments: {known})")]
     UnknownEnv { env: Name, known: String },
-    #[error("refused, nothing written: {env} runs nothing of {app} yet, so there is nothing to attest")]
-    NothingRuns { app: Name, env: Name },
+    #[error("refused, nothing written: {env} runs nothing of {app} yet, so there is nothing to attest{pending}")]
+    NothingRuns { app: Name, env: Name, pending: String },
     #[error(
-        "refused, nothing written: {} in the policies or {app}'s chain; run `gitops-ledger verify` for the whole ledger\n{}",
-        count(violations.len(), "rule fails", "rules fail"),
-        lines(violations)
+        "refused, nothing written: rules fail in the policies or {app}'s chain (run `gitops-ledger verify` for the \
+         whole ledger):\n{}",
+        violations.iter().map(|v| format!("  {v}")).collect::<Vec<_>>().join("\n")
     )]
     Failed { app: Name, violations: Vec<Violation> },
     #[error(
-        "refused, nothing written: what {env} runs of {app} entered through a break-glass override ({}); \
+        "refused, nothing written: a digest {env} runs of {app} came in through a break-glass override ({}); \
          pass --allow-override to attest it anyway, marked {BREAK_GLASS_LEVEL}",
         records.join(", ")
     )]
     BreakGlass { app: Name, env: Name, records: Vec<String> },
-}
-
-fn count(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
-fn lines(violations: &[Violation]) -> String {
-    violations.iter().map(|v| format!("  {v}")).collect::<Vec<_>>().join("\n")
 }
 
 /// What to attest.
@@ -97,13 +87,6 @@ pub struct Subject {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DigestSet {
     pub sha256: String,
-}
-
-impl DigestSet {
-    /// From a `sha256:HEX` digest or id, which the record schema guarantees.
-    fn of(text: &str) -> Self {
-        DigestSet { sha256: text.strip_prefix("sha256:").unwrap_or(text).to_string() }
-    }
 }
 
 /// A SLSA VSA 1.0 predicate.
@@ -167,16 +150,25 @@ pub fn env_level(env: &Name) -> String {
 
 /// Verifies the policies and `request.app`'s chain, then states what
 /// `request.env` runs now, with the records that set it. Refuses when a rule
-/// fails there, and when what runs entered through a break-glass override
-/// unless the request allows it.
+/// fails there, and when a digest it runs came in through a break-glass
+/// override unless the request allows it.
 pub fn attest(ledger: &Ledger, request: &Request, now: Timestamp) -> Result<Attestation, AttestError> {
-    let policy = ledger.newest_policy().ok_or(AttestError::NoPolicy)?;
+    let Some(policy) = ledger.newest_policy() else {
+        // A policy file that does not parse is a failing rule, named as verify names it.
+        return Err(match ledger.policy_problems() {
+            [] => AttestError::NoPolicy,
+            problems => AttestError::Failed { app: request.app.clone(), violations: problems.to_vec() },
+        });
+    };
     let environments = ledger.environments();
     if !environments.iter().any(|env| env == request.env.as_str()) {
         return Err(AttestError::UnknownEnv { env: request.env.clone(), known: environments.join(", ") });
     }
     if !ledger.apps().contains(&request.app) {
-        let known = ledger.apps().iter().map(Name::as_str).collect::<Vec<_>>().join(", ");
+        let known = match ledger.apps() {
+            [] => "no app has a record yet: promote one first".to_string(),
+            apps => format!("apps: {}", apps.iter().map(Name::as_str).collect::<Vec<_>>().join(", ")),
+        };
         return Err(AttestError::UnknownApp { app: request.app.clone(), known });
     }
     let chain = ledger.chain(&request.app)?;
@@ -186,37 +178,42 @@ pub fn attest(ledger: &Ledger, request: &Request, now: Timestamp) -> Result<Atte
     }
     let running = check.view.env(&request.env).map(|env| &env.state).filter(|state| !state.is_empty());
     let Some(running) = running else {
-        return Err(AttestError::NothingRuns { app: request.app.clone(), env: request.env.clone() });
+        let pending: Vec<String> = check
+            .view
+            .pending
+            .iter()
+            .filter(|note| note.env == request.env.as_str())
+            .map(|note| format!("; {} is pending approval: gitops-ledger approve {}", note.record, note.record))
+            .collect();
+        return Err(AttestError::NothingRuns {
+            app: request.app.clone(),
+            env: request.env.clone(),
+            pending: pending.concat(),
+        });
     };
-    let setters = setting_records(&chain.records, running);
-    let overridden: Vec<String> = setters
-        .iter()
-        .filter(|f| f.record.override_.is_some())
-        .map(|f| format!("{} ({})", f.path, f.record.label()))
-        .collect();
+    let overridden = break_glass_records(&chain.records, &check.history, running);
     let mut verified_levels = vec![env_level(&request.env)];
     if !overridden.is_empty() {
         if !request.allow_override {
-            return Err(AttestError::BreakGlass {
-                app: request.app.clone(),
-                env: request.env.clone(),
-                records: overridden,
-            });
+            let records = overridden.iter().map(|f| format!("{} in {}", f.record.label(), f.path)).collect();
+            return Err(AttestError::BreakGlass { app: request.app.clone(), env: request.env.clone(), records });
         }
         verified_levels.push(BREAK_GLASS_LEVEL.to_string());
     }
     let subject = running
         .iter()
-        .map(|(name, state)| Subject { name: name.to_string(), digest: DigestSet::of(state.digest.as_str()) })
+        .map(|(name, state)| Subject {
+            name: name.to_string(),
+            digest: DigestSet { sha256: state.digest.hex().into() },
+        })
         .collect();
     let predicate = Summary {
         verifier: Verifier { id: format!("pkg:cargo/gitops-ledger@{}", env!("CARGO_PKG_VERSION")) },
         time_verified: now,
         resource_uri: format!("gitops-ledger:{}/{}", request.app, request.env),
-        policy: ResourceDescriptor { uri: policy.path.clone(), digest: DigestSet::of(policy.id.as_str()) },
-        input_attestations: setters
-            .iter()
-            .map(|f| ResourceDescriptor { uri: f.path.clone(), digest: DigestSet::of(f.id.as_str()) })
+        policy: ResourceDescriptor { uri: policy.path.clone(), digest: DigestSet { sha256: policy.id.hex().into() } },
+        input_attestations: input_records(&chain.records, running)
+            .map(|f| ResourceDescriptor { uri: f.path.clone(), digest: DigestSet { sha256: f.id.hex().into() } })
             .collect(),
         verification_result: "PASSED",
         verified_levels,
@@ -225,13 +222,35 @@ pub fn attest(ledger: &Ledger, request: &Request, now: Timestamp) -> Result<Atte
     Ok(Attestation { statement, warnings: check.warnings })
 }
 
-/// The records that set the running images, each once, in chain order.
-fn setting_records<'a>(
+/// The records that set the running images, and the approvals of them
+/// (whose signatures made them take effect), each once, in chain order.
+fn input_records<'a>(
     records: &'a [RecordFile],
-    running: &std::collections::BTreeMap<ImageName, ImageState>,
+    running: &BTreeMap<ImageName, ImageState>,
+) -> impl Iterator<Item = &'a RecordFile> {
+    let setters: BTreeSet<u64> = running.values().map(|state| state.seq).collect();
+    let ids: BTreeSet<&RecordId> = records.iter().filter(|f| setters.contains(&f.record.seq)).map(|f| &f.id).collect();
+    records.iter().filter(move |f| {
+        setters.contains(&f.record.seq) || f.record.approves.as_ref().is_some_and(|id| ids.contains(id))
+    })
+}
+
+/// Break-glass records that took effect with a digest the environment runs,
+/// in any environment: such a digest skipped a rule somewhere on its way,
+/// even when an ordinary record (a rollback to it, a promotion from the
+/// environment it was forced into) set it here last.
+fn break_glass_records<'a>(
+    records: &'a [RecordFile],
+    history: &AppHistory,
+    running: &BTreeMap<ImageName, ImageState>,
 ) -> Vec<&'a RecordFile> {
-    let seqs: std::collections::BTreeSet<u64> = running.values().map(|state| state.seq).collect();
-    records.iter().filter(|f| seqs.contains(&f.record.seq)).collect()
+    let digests: BTreeSet<&Digest> = running.values().map(|state| &state.digest).collect();
+    records
+        .iter()
+        .filter(|f| f.record.override_.is_some())
+        .filter(|f| matches!(history.outcome(&f.id), Some((_, Outcome::Effective { .. }))))
+        .filter(|f| f.record.images.iter().any(|image| digests.contains(&image.digest)))
+        .collect()
 }
 
 /// DSSE's pre-authentication encoding: what the signature covers, binding

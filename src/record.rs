@@ -111,6 +111,11 @@ validated_string!(
 );
 
 impl RecordId {
+    /// The hex digits, without `sha256:`.
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
+    }
+
     /// `sha256:` and the first 12 hex digits: enough for people, as in commit subjects.
     pub fn short(&self) -> &str {
         &self.0[..19]
@@ -130,6 +135,11 @@ impl RecordId {
 impl Digest {
     pub fn short(&self) -> &str {
         &self.0[..19]
+    }
+
+    /// The hex digits, without `sha256:`.
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
     }
 }
 

@@ -105,23 +105,42 @@ fn hash_blob(tree: &(impl Snapshot + ?Sized), path: &str, limit: u64) -> Result<
         .map_err(|e| StoreError::GitSetup(format!("hashing {path}: {e}")))
 }
 
-/// Writes a file atomically (a temp file beside it, renamed over it): a
-/// reader sees the old content or the new, never part of it.
+/// `bytes` in a temp file in `dir`, written and synced: renamed over a file
+/// there, it replaces that file whole.
+fn staged(dir: &Path, bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut temp = tempfile::Builder::new().prefix(".gitops-ledger-").suffix(".tmp").tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    Ok(temp)
+}
+
+/// Writes a file the user named (`attest --out`) or a cache, atomically: a
+/// reader sees the old content or the new, never part of it. Its directory
+/// must exist: a mistyped path is an error, not a new directory. A new file
+/// is readable by all (0644, as a shell's `>` makes it under the usual
+/// umask); a replaced one keeps its mode.
 pub(crate) fn persist(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    temp.write_all(bytes)?;
+    let temp = staged(dir, bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map(|meta| meta.permissions().mode() & 0o7777).unwrap_or(0o644);
+        temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
-/// [`persist`] for a cache file, or nothing: a cache that cannot be
-/// written is work done again.
+/// [`persist`] for a cache file, its directory made first, or nothing: a
+/// cache that cannot be written is work done again.
 pub(crate) fn persist_best_effort(path: &Path, bytes: &[u8]) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
     let _ = persist(path, bytes);
 }
 
@@ -152,10 +171,7 @@ impl WorkTree {
         let wrap = |source| StoreError::Write { path: relative.to_string(), source };
         let dir = target.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir).map_err(wrap)?;
-        let mut temp =
-            tempfile::Builder::new().prefix(".gitops-ledger-").suffix(".tmp").tempfile_in(dir).map_err(wrap)?;
-        temp.write_all(bytes).map_err(wrap)?;
-        temp.as_file().sync_all().map_err(wrap)?;
+        let temp = staged(dir, bytes).map_err(wrap)?;
         crash_point("before-rename");
         if create_new {
             temp.persist_noclobber(&target).map_err(|e| match e.error.kind() {

@@ -185,7 +185,9 @@ pub fn verify(
 #[derive(Clone, Debug)]
 pub struct AppCheck {
     pub violations: Vec<Violation>,
-    /// The app folded: what each environment runs.
+    /// The app folded: what became of each record.
+    pub history: AppHistory,
+    /// What each environment runs, and what is pending.
     pub view: AppView,
     pub warnings: Vec<String>,
 }
@@ -194,11 +196,11 @@ pub struct AppCheck {
 /// apps or the projection.
 pub fn verify_app(ledger: &Ledger, chain: &Chain, options: &VerifyOptions, now: Timestamp) -> AppCheck {
     let mut violations = ledger.policy_violations(now, options.trust.as_ref());
-    let verdict = check_chain(chain, ledger.policies(), now);
+    let (verdict, history) = check_and_fold_chain(chain, ledger.policies(), now);
     violations.extend(verdict.violations);
     let mut warnings: Vec<String> = trust_warning(ledger, options).into_iter().collect();
     warnings.extend(verdict.overrides.iter().map(ToString::to_string));
-    AppCheck { violations, view: verdict.state, warnings }
+    AppCheck { violations, history, view: verdict.state, warnings }
 }
 
 /// Without `--trust`, policy version 1 is trusted on first use: say so.
@@ -215,6 +217,11 @@ fn trust_warning(ledger: &Ledger, options: &VerifyOptions) -> Option<String> {
 
 /// Every record rule over one chain, and its fold for projection.
 fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict {
+    check_and_fold_chain(chain, policies, now).0
+}
+
+/// [`check_chain`], with the whole fold kept (verify drops it with each app).
+fn check_and_fold_chain(chain: &Chain, policies: Policies, now: Timestamp) -> (AppVerdict, AppHistory) {
     let records: Vec<&RecordFile> = chain.records.iter().collect();
     let verdicts = batch_verdicts(&records, policies);
     let mut violations = chain.problems.clone();
@@ -224,13 +231,14 @@ fn check_chain(chain: &Chain, policies: Policies, now: Timestamp) -> AppVerdict 
         violations.extend(check_record(&candidate, &history, policies, now));
         violations.extend(history.push(file, policies).findings);
     }
-    AppVerdict {
+    let verdict = AppVerdict {
         violations,
         records: records.len(),
         signatures: records.iter().map(|r| r.record.signatures.len()).sum(),
         state: AppView::of(&chain.app, &history, policies),
         overrides: override_notes(&records),
-    }
+    };
+    (verdict, history)
 }
 
 /// The policy rules, the projection of every app, and each app's verdict, as one report.

@@ -4,12 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::exit_codes::{self, ExitCodes};
-use super::util::{load_key, say, Context};
+use super::util::{load_key, open_rev, say, Context};
 use super::{CliError, CommandError, ExitKind};
 use crate::attest::{attest, envelope, Request, PREDICATE_TYPE};
 use crate::escape;
 use crate::ledger::Ledger;
 use crate::record::{Name, RecordId};
+use crate::store::Snapshot;
 use crate::verify::VerifyOptions;
 
 const EXIT_CODES: ExitCodes = &[
@@ -32,6 +33,10 @@ pub struct Args {
     /// The environment whose running images are the statement's subjects.
     #[arg(long, value_name = "ENV")]
     pub env: Name,
+    /// Attest the ledger in this revision's tree (read from git objects; `HEAD` in CI) instead of the work tree,
+    /// whose records may not be committed yet.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
     /// The verifier's key, which signs the envelope: an OpenSSH ed25519 private key, or a public key (.pub) whose
     /// private half the ssh-agent at SSH_AUTH_SOCK holds.
     #[arg(long, value_name = "FILE", required_unless_present = "predicate_only")]
@@ -55,7 +60,12 @@ pub struct Args {
 pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> {
     // The key first: a key that cannot sign is reported before any work.
     let key = args.key.as_deref().map(load_key).transpose()?;
-    let ledger = Ledger::load(&context.tree)?;
+    let rev_tree = args.rev.as_deref().map(|rev| open_rev(context, rev)).transpose()?;
+    let tree: &dyn Snapshot = match &rev_tree {
+        Some(tree) => tree,
+        None => &context.tree,
+    };
+    let ledger = Ledger::load(tree)?;
     let request = Request {
         app: args.app,
         env: args.env,

@@ -114,13 +114,13 @@ fn append_exit_kind(err: &AppendError) -> ExitKind {
 fn attest_exit_kind(err: &AttestError) -> ExitKind {
     match err {
         // Refused with nothing written: the ledger does not vouch for what runs.
-        AttestError::Failed { .. }
-        | AttestError::BreakGlass { .. }
-        | AttestError::NoPolicy
-        | AttestError::NothingRuns { .. } => ExitKind::RuleFailed,
+        AttestError::Failed { .. } | AttestError::BreakGlass { .. } | AttestError::NothingRuns { .. } => {
+            ExitKind::RuleFailed
+        }
         AttestError::Store(err) => store_exit_kind(err),
         AttestError::Sign(_)
         | AttestError::Json(_)
+        | AttestError::NoPolicy
         | AttestError::UnknownApp { .. }
         | AttestError::UnknownEnv { .. } => ExitKind::Usage,
     }

@@ -357,3 +357,12 @@ pub(crate) fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
         "s"
     }
 }
+
+/// A revision's tree (`--rev`, `--base`), read through git objects.
+pub fn open_rev(context: &Context, rev: &str) -> Result<crate::store::GitTree, CommandError> {
+    crate::store::GitTree::open(context.tree.root(), rev).map_err(|err| {
+        CommandError::from(err).with_hint(format!(
+            "a CI checkout is often shallow: fetch the revision first (git fetch --depth=1 origin {rev})"
+        ))
+    })
+}

@@ -3,12 +3,12 @@
 use std::io::Write;
 
 use super::exit_codes::{self, ExitCodes};
-use super::util::{plural, say, Context};
+use super::util::{open_rev, plural, say, Context};
 use super::{CommandError, ExitKind};
 use crate::escape;
 use crate::ledger::Ledger;
 use crate::record::RecordId;
-use crate::store::{GitTree, IndexedWorkTree, Snapshot};
+use crate::store::{IndexedWorkTree, Snapshot};
 use crate::verify::{verify, verify_change, Report, VerifyOptions};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -90,15 +90,6 @@ pub fn run(context: &mut Context, args: Args) -> Result<ExitKind, CommandError> 
         Format::Markdown => write_markdown(context, &report)?,
     }
     Ok(if report.holds() { ExitKind::Holds } else { ExitKind::RuleFailed })
-}
-
-/// A revision's tree, read through git objects.
-fn open_rev(context: &Context, rev: &str) -> Result<GitTree, CommandError> {
-    GitTree::open(context.tree.root(), rev).map_err(|err| {
-        CommandError::from(err).with_hint(format!(
-            "a CI checkout is often shallow: fetch the revision first (git fetch --depth=1 origin {rev})"
-        ))
-    })
 }
 
 /// The report for people, a line a finding, as record content wrote it:

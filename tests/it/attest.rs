@@ -195,7 +195,7 @@ fn what_entered_through_break_glass_is_refused_unless_allowed_and_then_marked() 
     repo.hotfix("prod is down, CVE fix", &[]);
     repo.ok(&["approve", "api@2", "--key", &repo.key_str("bob")]);
     let out = repo.fails(1, &["attest", "--app", "api", "--env", "production", "--predicate-only"]);
-    insta::assert_snapshot!(out, @"error: refused, nothing written: what production runs of api entered through a break-glass override (promotions/apps/api/00000002.json (api@2)); pass --allow-override to attest it anyway, marked GITOPS_LEDGER_BREAK_GLASS");
+    insta::assert_snapshot!(out, @"error: refused, nothing written: a digest production runs of api came in through a break-glass override (api@2 in promotions/apps/api/00000002.json); pass --allow-override to attest it anyway, marked GITOPS_LEDGER_BREAK_GLASS");
     let out = repo.ok(&["attest", "--app", "api", "--env", "production", "--predicate-only", "--allow-override"]);
     let predicate: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -208,6 +208,42 @@ fn what_entered_through_break_glass_is_refused_unless_allowed_and_then_marked() 
     assert_eq!(predicate["verifiedLevels"], serde_json::json!(["GITOPS_LEDGER_ENV_DEV"]));
 }
 
+/// Found in review: only the record that set the digest last was checked
+/// for an override, so a hotfix digest brought back by an ordinary rollback
+/// was attested as if it had gone through staging.
+#[test]
+fn a_break_glass_digest_brought_back_by_an_ordinary_rollback_is_still_refused() {
+    let repo = TestRepo::with_break_glass();
+    let (alice, bob) = (repo.key_str("alice"), repo.key_str("bob"));
+    let promote = |env: &str, fill: char, at: &str, extra: &[&str]| {
+        let image = format!("ghcr.io/o/api@{}", digest(fill));
+        let mut args = vec!["promote", "--app", "api", "--env", env, "--image", &image, "--key", &alice, "--at", at];
+        args.extend_from_slice(extra);
+        repo.ok(&args);
+    };
+    promote("staging", 'a', "2026-11-27T09:00:00Z", &[]);
+    repo.hotfix("prod is down", &["--at", "2026-11-27T10:00:00Z"]);
+    repo.ok(&["approve", "api@3", "--key", &bob]);
+    // An ordinary release of 'a' after its soak, then a rollback to the hotfix digest.
+    promote("production", 'a', "2026-11-28T10:00:00Z", &[]);
+    repo.ok(&["approve", "api@5", "--key", &bob]);
+    promote("production", 'f', "2026-11-28T10:00:00Z", &["--rollback"]);
+    repo.ok(&["approve", "api@7", "--key", &bob]);
+    assert_eq!(repo.read_json("versions.json")["apps"]["api"]["production"]["seq"], 7);
+    let out = repo.fails(1, &["attest", "--app", "api", "--env", "production", "--predicate-only"]);
+    assert!(
+        out.contains("came in through a break-glass override (api@3 in promotions/apps/api/00000003.json)"),
+        "{out}"
+    );
+    let out = repo.ok(&["attest", "--app", "api", "--env", "production", "--predicate-only", "--allow-override"]);
+    let predicate: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(predicate["verifiedLevels"][1], "GITOPS_LEDGER_BREAK_GLASS");
+    // The rollback and the approval that completed it are the inputs.
+    let inputs: Vec<&str> =
+        predicate["inputAttestations"].as_array().unwrap().iter().map(|i| i["uri"].as_str().unwrap()).collect();
+    assert_eq!(inputs, ["promotions/apps/api/00000007.json", "promotions/apps/api/00000008.json"]);
+}
+
 #[test]
 fn a_promotion_waiting_for_its_second_approver_is_not_attested() {
     let repo = TestRepo::with_landed_records();
@@ -218,6 +254,13 @@ fn a_promotion_waiting_for_its_second_approver_is_not_attested() {
     let out = repo.ok(&["attest", "--app", "api", "--env", "production", "--predicate-only"]);
     let predicate: Value = serde_json::from_str(&out).unwrap();
     let record = "promotions/apps/api/00000003.json";
+    // Before anything reached production, the refusal names what waits.
+    let fresh = TestRepo::with_signed_policy();
+    fresh.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
+    fresh.forge(Forged::new(2, "staging", 'a', "2026-11-25T09:00:00Z", &["alice"]));
+    fresh.forge(Forged::new(3, "production", 'a', "2026-11-26T10:00:00Z", &["alice"]));
+    let refused = fresh.fails(1, &["attest", "--app", "api", "--env", "production", "--predicate-only"]);
+    assert!(refused.contains("production runs nothing of api yet, so there is nothing to attest; api@3 is pending approval: gitops-ledger approve api@3"), "{refused}");
     assert_eq!(
         predicate["inputAttestations"],
         serde_json::json!([{"uri": record, "digest": {"sha256": record_id_hex(&repo, record)}}])
@@ -298,4 +341,37 @@ fn an_unknown_app_or_environment_is_a_usage_error_and_an_environment_running_not
     repo.forge(Forged::new(1, "dev", 'a', "2026-11-25T08:00:00Z", &["ci"]));
     let out = repo.fails(1, &["attest", "--app", "api", "--env", "production", "--predicate-only"]);
     assert!(out.contains("production runs nothing of api yet, so there is nothing to attest"), "{out}");
+}
+
+#[test]
+fn with_rev_it_attests_the_committed_ledger_not_the_work_tree() {
+    let repo = TestRepo::landed_at_base();
+    // A production promotion of 'b' written but not committed.
+    repo.forge(Forged::new(4, "dev", 'b', "2026-11-27T08:00:00Z", &["ci"]));
+    repo.project();
+    let subjects = |args: &[&str]| -> Value {
+        let out =
+            repo.ok(&[&["attest", "--app", "api", "--env", "dev", "--key", &repo.key_str("carol")], args].concat());
+        statement(&out)["subject"][0]["digest"]["sha256"].clone()
+    };
+    assert_eq!(subjects(&[]), "b".repeat(64));
+    assert_eq!(subjects(&["--rev", "HEAD"]), "a".repeat(64));
+    let out = repo.fails(2, &["attest", "--app", "api", "--env", "dev", "--predicate-only", "--rev", "no-such-rev"]);
+    assert!(out.contains("no-such-rev"), "{out}");
+}
+
+#[test]
+fn out_is_readable_by_all_and_a_missing_directory_is_an_error_not_made() {
+    let repo = TestRepo::with_landed_records();
+    let args = ["attest", "--app", "api", "--env", "production", "--predicate-only", "--out"];
+    repo.ok(&[&args[..], &["vsa.json"]].concat());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(repo.root.join("vsa.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+    let out = repo.fails(2, &[&args[..], &["no-such-dir/vsa.json"]].concat());
+    assert!(out.contains("cannot write no-such-dir/vsa.json"), "{out}");
+    assert!(!repo.root.join("no-such-dir").exists());
 }
