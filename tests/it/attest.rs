@@ -36,6 +36,12 @@ fn record_id_hex(repo: &TestRepo, path: &str) -> String {
     independent_id(&repo.read_json(path)).strip_prefix("sha256:").unwrap().to_string()
 }
 
+/// `attest` of what production runs, signed with carol's key, to `out`.
+fn signed_by_carol_to(repo: &TestRepo, out: &Path) -> Vec<String> {
+    let (key, out) = (repo.key_str("carol"), out.display().to_string());
+    ["attest", "--app", "api", "--env", "production", "--key", &key, "--out", &out].map(String::from).to_vec()
+}
+
 /// Runs the independent checker on `envelope`: signed by `signer`, not by `other`.
 fn external_check(repo: &TestRepo, envelope: &Path, signer: &str, other: &str) -> String {
     assert!(tool_available("python3", "securesystemslib and in-toto-attestation check the envelope"));
@@ -105,17 +111,8 @@ fn a_multi_image_app_names_every_image_and_each_record_that_set_one() {
 fn securesystemslib_accepts_the_signature_with_the_verifiers_key_and_rejects_another() {
     let repo = TestRepo::with_landed_records();
     let envelope = repo.root.join("production.intoto.json");
-    let out = repo.ok(&[
-        "attest",
-        "--app",
-        "api",
-        "--env",
-        "production",
-        "--key",
-        &repo.key_str("carol"),
-        "--out",
-        &envelope.display().to_string(),
-    ]);
+    let args = signed_by_carol_to(&repo, &envelope);
+    let out = repo.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.starts_with("wrote "), "{out}");
     let verdict = external_check(&repo, &envelope, "carol", "alice");
     assert_eq!(verdict, "accepted by carol.pub's key, rejected by alice.pub's key; statement and predicate valid");
@@ -155,17 +152,8 @@ fn a_chain_that_fails_verification_gets_no_file_and_exit_1() {
     // A landed record rewritten after signing: its signatures no longer hold.
     repo.edit_json("promotions/apps/api/00000002.json", |r| r["at"] = "2026-11-25T09:30:00Z".into());
     let out_path = repo.root.join("production.intoto.json");
-    let out = repo.run(&[
-        "attest",
-        "--app",
-        "api",
-        "--env",
-        "production",
-        "--key",
-        &repo.key_str("carol"),
-        "--out",
-        &out_path.display().to_string(),
-    ]);
+    let args = signed_by_carol_to(&repo, &out_path);
+    let out = repo.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(out.stdout.is_empty());
