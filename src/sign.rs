@@ -127,6 +127,14 @@ impl PolicyKey {
     /// Decodes and checks everything but the ed25519 equation, returning what a
     /// (batch) ed25519 verification needs.
     pub fn prepare(&self, message: &[u8], sig: &str) -> Result<PreparedSignature, SignatureProblem> {
+        let signature = self.decode(sig)?;
+        Ok(PreparedSignature { key: self.key, signature, signed_data: signed_data(message)? })
+    }
+
+    /// Decodes and checks everything but the ed25519 equation: the ed25519
+    /// signature by [`PolicyKey::verifying_key`] over [`signed_data`] that the
+    /// SSHSIG blob carries.
+    pub fn decode(&self, sig: &str) -> Result<ed25519_dalek::Signature, SignatureProblem> {
         let blob = Base64::decode_vec(sig).map_err(|_| SignatureProblem::NotBase64)?;
         let sshsig = SshSig::decode(&mut blob.as_slice()).map_err(|_| SignatureProblem::NotSshsig)?;
         if sshsig.namespace() != NAMESPACE {
@@ -147,10 +155,19 @@ impl PolicyKey {
         if !sshsig.reserved().is_empty() {
             return Err(SignatureProblem::NotSshsig);
         }
-        let signed_data =
-            SshSig::signed_data(NAMESPACE, HashAlg::Sha512, message).map_err(|_| SignatureProblem::NotSshsig)?;
-        Ok(PreparedSignature { key: self.key, signature, signed_data })
+        Ok(signature)
     }
+
+    pub fn verifying_key(&self) -> &ed25519_dalek::VerifyingKey {
+        &self.key
+    }
+}
+
+/// What an ed25519 signature in an SSHSIG over `message` signs: a SHA-512 of
+/// `message` in a frame naming [`NAMESPACE`], the same for every signer, so
+/// a caller checking several signatures over one message can make it once.
+pub fn signed_data(message: &[u8]) -> Result<Vec<u8>, SignatureProblem> {
+    SshSig::signed_data(NAMESPACE, HashAlg::Sha512, message).map_err(|_| SignatureProblem::NotSshsig)
 }
 
 impl fmt::Debug for PolicyKey {

@@ -15,7 +15,7 @@ use crate::record::{Name, RecordId};
 use crate::rules::{
     check_record, missing_root, signature_verdicts, Candidate, Policies, Rule, SignatureVerdicts, Violation,
 };
-use crate::sign::{PreparedSignature, SignatureProblem};
+use crate::sign::{signed_data, SignatureProblem};
 use crate::store::{changed_files, Change, Snapshot, StoreError};
 use crate::view::AppView;
 
@@ -284,36 +284,49 @@ fn drift_of(planned: Vec<Result<crate::project::ProjectedFile, crate::project::P
 /// [`signature_verdicts`] (what `promote` uses) for honestly made signatures.
 pub fn batch_verdicts(records: &[&RecordFile], policies: Policies) -> Vec<SignatureVerdicts> {
     const BATCH: usize = 64;
-    let prepared: Vec<Vec<Result<PreparedSignature, SignatureProblem>>> = records
+    type Decoded = Result<(ed25519_dalek::VerifyingKey, ed25519_dalek::Signature), SignatureProblem>;
+    // Per record: what its signatures sign (one SHA-512 of the message for
+    // them all), and each signature decoded.
+    let prepared: Vec<(Vec<u8>, Vec<Decoded>)> = records
         .par_iter()
         .map(|file| {
-            let Some(policy) = policies.get(file.record.policy) else { return Vec::new() };
-            file.record
+            let Some(policy) = policies.get(file.record.policy) else { return (Vec::new(), Vec::new()) };
+            let signed = signed_data(&file.message);
+            let decoded = file
+                .record
                 .signatures
                 .iter()
-                .map(|s| match policy.policy.keys.get(&s.signer) {
-                    Some(key) => key.prepare(&file.message, &s.sig),
-                    None => Err(SignatureProblem::UnknownSigner),
+                .map(|s| {
+                    let key = policy.policy.keys.get(&s.signer).ok_or(SignatureProblem::UnknownSigner)?;
+                    let signature = key.decode(&s.sig)?;
+                    signed.as_ref().map_err(Clone::clone)?;
+                    Ok((*key.verifying_key(), signature))
                 })
-                .collect()
+                .collect();
+            (signed.unwrap_or_default(), decoded)
         })
         .collect();
-    let ready: Vec<&PreparedSignature> = prepared.iter().flatten().filter_map(|p| p.as_ref().ok()).collect();
+    let ready: Vec<(&[u8], &ed25519_dalek::VerifyingKey, &ed25519_dalek::Signature)> = prepared
+        .iter()
+        .flat_map(|(signed, decoded)| {
+            decoded.iter().flatten().map(move |(key, signature)| (signed.as_slice(), key, signature))
+        })
+        .collect();
     let checked: Vec<bool> = ready
         .par_chunks(BATCH)
         .flat_map_iter(|chunk| {
-            let messages: Vec<&[u8]> = chunk.iter().map(|p| p.signed_data.as_slice()).collect();
-            let signatures: Vec<_> = chunk.iter().map(|p| p.signature).collect();
-            let keys: Vec<_> = chunk.iter().map(|p| p.key).collect();
+            let messages: Vec<&[u8]> = chunk.iter().map(|(signed, _, _)| *signed).collect();
+            let signatures: Vec<_> = chunk.iter().map(|(_, _, signature)| **signature).collect();
+            let keys: Vec<_> = chunk.iter().map(|(_, key, _)| **key).collect();
             let all_good = ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok();
-            chunk.iter().map(move |p| all_good || p.key.verify_strict(&p.signed_data, &p.signature).is_ok())
+            chunk.iter().map(move |(signed, key, signature)| all_good || key.verify_strict(signed, signature).is_ok())
         })
         .collect();
     let mut checked = checked.into_iter();
     prepared
         .into_iter()
-        .map(|signatures| {
-            signatures
+        .map(|(_, decoded)| {
+            decoded
                 .into_iter()
                 .map(|p| match p {
                     Ok(_) if checked.next() == Some(true) => Ok(()),
