@@ -353,7 +353,10 @@ fn read_record(
             format!("holds {} but that record belongs in {expected}", record.label()),
         )));
     }
-    Ok(RecordFile::new(path.clone(), record).map_err(|e| schema_problem(&path, e.to_string())))
+    Ok(match message_and_id(&record) {
+        Ok((message, id)) => Ok(RecordFile { path, record, id, message }),
+        Err(err) => Err(schema_problem(&path, err.to_string())),
+    })
 }
 
 /// Every app under `promotions/apps/`.
