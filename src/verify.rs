@@ -86,7 +86,7 @@ impl std::fmt::Display for OverrideNote {
         let rules: Vec<String> = self.rules.iter().map(ToString::to_string).collect();
         write!(
             f,
-            "break-glass override: {} ({}) entered {} waiving {}, signed by {}: {}",
+            "break-glass override: {} ({}) for {} waiving {}, signed by {}: {}",
             self.file,
             self.record,
             self.env,

@@ -18,7 +18,7 @@ const EXIT_CODES: ExitCodes = &[
     (
         1,
         "refused, nothing written: a rule fails in the policies or the app's chain, the environment runs nothing \
-         of the app yet, or what it runs entered through a break-glass override (without --allow-override)",
+         of the app yet, or a digest it runs came in through a break-glass override (without --allow-override)",
     ),
     (2, "usage or I/O error (no --key without --predicate-only, an unknown app or environment, an unreadable key)"),
 ];
@@ -48,8 +48,8 @@ pub struct Args {
     /// https://slsa.dev/verification_summary/v1`.
     #[arg(long, conflicts_with = "key")]
     pub predicate_only: bool,
-    /// Attest images that entered the environment through a break-glass override; the statement then says so
-    /// (GITOPS_LEDGER_BREAK_GLASS).
+    /// Attest digests that came in through a break-glass override (here or in any other environment); the
+    /// statement then says so (GITOPS_LEDGER_BREAK_GLASS).
     #[arg(long)]
     pub allow_override: bool,
     /// Pin policy version 1 by its id (sha256:HEX); without it, the root is trusted on first use.

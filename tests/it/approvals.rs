@@ -327,7 +327,7 @@ fn break_glass_signers_and_environment_signers_may_approve_on_separate_records()
     assert!(carol.contains("api@2 takes effect at 2026-11-28T09:20:00Z"), "{carol}");
     assert_eq!(repo.read_json("versions.json")["apps"]["api"]["production"]["images"]["ghcr.io/o/api"], digest('f'));
     let out = verify_holds(&repo);
-    assert!(out.contains("entered production waiving provenance, signed by alice, bob, carol: CVE-2026-1234"), "{out}");
+    assert!(out.contains("for production waiving provenance, signed by alice, bob, carol: CVE-2026-1234"), "{out}");
 }
 
 #[test]

@@ -266,7 +266,7 @@ fn a_break_glass_hotfix_with_two_break_glass_signatures_passes_and_is_reported()
     repo.ok(&["approve", "api@2", "--key", &repo.key_str("bob")]);
     let text = repo.ok(&["verify"]);
     assert!(
-        text.contains("warning: break-glass override: promotions/apps/api/00000002.json (api@2) entered production waiving provenance, signed by alice, bob: CVE-2026-1234 exploited in the wild"),
+        text.contains("warning: break-glass override: promotions/apps/api/00000002.json (api@2) for production waiving provenance, signed by alice, bob: CVE-2026-1234 exploited in the wild"),
         "{text}"
     );
     assert!(text.contains("every rule holds (1 break-glass override reported above)"), "{text}");
@@ -289,6 +289,12 @@ fn a_break_glass_hotfix_with_one_break_glass_signature_stays_pending_naming_who_
     let out = repo.ok(&["verify"]);
     assert!(out.contains("(api@2): pending: break-glass needs 2 distinct signers of alice, bob, 1 more"), "{out}");
     assert!(!out.contains("pending: production"), "production's own threshold is met: {out}");
+    // Found in review: the warning said the pending hotfix "entered production".
+    assert!(
+        out.contains("break-glass override: promotions/apps/api/00000002.json (api@2) for production waiving"),
+        "{out}"
+    );
+    assert!(!out.contains("entered production"), "{out}");
     // A waived rule is waived only where declared: soak was not.
     let repo = TestRepo::with_break_glass();
     repo.ok(&["promote", "--app", "api", "--env", "staging", "--key", &repo.key_str("alice")]);

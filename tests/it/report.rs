@@ -88,7 +88,7 @@ fn the_report_is_self_contained_and_renders_in_headless_chromium() {
     let html = std::fs::read_to_string(&out_path).unwrap();
     for expected in [
         "every rule holds",
-        "<strong>break-glass override: promotions/apps/api/00000007.json (api@7) entered production waiving provenance, signed by alice, bob: CVE hotfix</strong>",
+        "<strong>break-glass override: promotions/apps/api/00000007.json (api@7) for production waiving provenance, signed by alice, bob: CVE hotfix</strong>",
         "<strong>BREAK-GLASS</strong> waives provenance: CVE hotfix",
         "smoke-test pass 2026-11-20T09:30:00Z",
         "↺ ",
