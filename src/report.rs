@@ -98,7 +98,7 @@ pub fn head(input: &ReportHead) -> String {
         }
     }
     for note in &verification.overrides {
-        // The note reads "break-glass override: FILE (app@seq) entered ...".
+        // The note reads "break-glass override: FILE (app@seq) for ENV ...".
         let _ = writeln!(html, "<div class=\"warn\"><strong>{}</strong></div>", escape::html(&note.to_string()));
     }
     html.push_str("<h2>Delivery figures (all apps)</h2>\n");
