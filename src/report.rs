@@ -12,7 +12,7 @@ use crate::clock::Timestamp;
 use crate::escape;
 use crate::history::{human_duration, replay, Deployment, Dora};
 use crate::ledger::RecordFile;
-use crate::record::{EvidenceResult, Kind, RecordId};
+use crate::record::{Digest, EvidenceResult, Kind, RecordId};
 use crate::rules::Policies;
 use crate::verify::Report;
 
@@ -44,9 +44,8 @@ pub struct AppPart<'a> {
 }
 
 /// A stable color per digest, so one digest reads the same in every lane.
-fn hue(digest: &str) -> u32 {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    u32::from_str_radix(hex.get(..4).unwrap_or("0"), 16).unwrap_or(0) * 360 / 65_536
+fn hue(digest: &Digest) -> u32 {
+    u32::from_str_radix(digest.hex().get(..4).unwrap_or("0"), 16).unwrap_or(0) * 360 / 65_536
 }
 
 const STYLE: &str = "
@@ -229,7 +228,7 @@ fn timeline(environments: &[String], records: &[&RecordFile], deployed: &[Deploy
             if breakglass { " BREAK-GLASS" } else { "" },
             y + 6.0,
             (next - x0).max(2.0),
-            hue(image.digest.as_str()),
+            hue(&image.digest),
             if breakglass { "#b3261e" } else { "#5b6472" },
             if breakglass { 2.5 } else { 0.6 },
             x0 + 3.0,
