@@ -20,7 +20,11 @@ const EXIT_CODES: ExitCodes = &[
         "refused, nothing written: a rule fails in the policies or the app's chain, the environment runs nothing \
          of the app yet, or a digest it runs came in through a break-glass override (without --allow-override)",
     ),
-    (2, "usage or I/O error (no --key without --predicate-only, an unknown app or environment, an unreadable key)"),
+    (
+        2,
+        "usage or I/O error (no --key without --predicate-only, an unknown app or environment, no policy yet, an \
+         unknown --rev, an unreadable key, an --out that cannot be written)",
+    ),
 ];
 
 /// Attest what an environment runs: a DSSE envelope of an in-toto statement with a SLSA verification summary.
